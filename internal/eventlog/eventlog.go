@@ -54,6 +54,10 @@ type AppendRequest struct {
 	// one wrote, with Duplicate set, whatever its Expected says.
 	Key    string
 	Events []Draft
+	// Time, if set, is stamped on the events instead of the commit time. A
+	// stream's single writer sets it so that the state it built before the
+	// commit equals the state a replay rebuilds.
+	Time time.Time
 }
 
 // AppendResult is the outcome of a successful append.

@@ -187,6 +187,9 @@ func (l *Log) commitLoop() {
 		items = items[:0]
 		for _, c := range batch {
 			c.item.Time = now
+			if t := c.item.Req.Time; !t.IsZero() {
+				c.item.Time = t.UTC()
+			}
 			items = append(items, c.item)
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), l.opts.CommitTimeout)
