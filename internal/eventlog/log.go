@@ -156,6 +156,47 @@ func (l *Log) Append(ctx context.Context, req AppendRequest) (AppendResult, erro
 	return res, err
 }
 
+// AppendMany queues every request in order and waits for all of them. The
+// requests reach the committer in this order, so a stream's single writer can
+// chain expected sequences across them; usually they share one transaction.
+// It returns one result and one error per request.
+func (l *Log) AppendMany(ctx context.Context, reqs []AppendRequest) ([]AppendResult, []error) {
+	results := make([]AppendResult, len(reqs))
+	errors := make([]error, len(reqs))
+	calls := make([]*call, len(reqs))
+	l.closeMu.RLock()
+	for i := range reqs {
+		if err := Validate(&reqs[i]); err != nil {
+			errors[i] = err
+			continue
+		}
+		if l.closed {
+			errors[i] = ErrClosed
+			continue
+		}
+		c := callPool.Get().(*call)
+		c.item = BatchItem{Req: &reqs[i]}
+		select {
+		case l.queue <- c:
+			calls[i] = c
+		case <-ctx.Done():
+			callPool.Put(c)
+			errors[i] = ctx.Err()
+		}
+	}
+	l.closeMu.RUnlock()
+	for i, c := range calls {
+		if c == nil {
+			continue
+		}
+		<-c.done
+		results[i], errors[i] = c.item.Result, c.item.Err
+		c.item = BatchItem{}
+		callPool.Put(c)
+	}
+	return results, errors
+}
+
 func (l *Log) commitLoop() {
 	defer close(l.done)
 	batch := make([]*call, 0, l.opts.MaxBatch)
