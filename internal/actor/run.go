@@ -336,4 +336,3 @@ func (a *actor) process(ctx context.Context, batch []*msg, tick *Decision) {
 		}
 	}
 }
-

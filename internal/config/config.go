@@ -103,7 +103,6 @@ type GatewayConfig struct {
 	MaxSubscriptions  int           `json:"max_subscriptions" help:"most streams one connection may subscribe to"`
 	ResumeMaxEvents   int           `json:"resume_max_events" help:"most missed events replayed per stream on resume; a larger gap gets a reset"`
 	RecentEvents      int           `json:"recent_events" help:"events kept in memory per watched stream to serve resumes without reading the log"`
-	SessionTTL        time.Duration `json:"session_ttl" help:"how long a disconnected session can still be resumed"`
 }
 
 // PresenceConfig configures the session directory.
@@ -156,7 +155,6 @@ func Default() Config {
 			MaxSubscriptions:  1000,
 			ResumeMaxEvents:   5000,
 			RecentEvents:      256,
-			SessionTTL:        5 * time.Minute,
 		},
 		Presence: PresenceConfig{TTL: 75 * time.Second},
 		Topics:   TopicsConfig{Enabled: true},
@@ -308,8 +306,6 @@ func (g *GatewayConfig) validate() error {
 		return bad("gateway.resume_max_events", "must be at least 1")
 	case g.RecentEvents < 0:
 		return bad("gateway.recent_events", "must not be negative")
-	case g.SessionTTL < time.Second:
-		return bad("gateway.session_ttl", "must be at least 1s")
 	}
 	return nil
 }

@@ -181,6 +181,10 @@ func New(o Options) *Server {
 	return s
 }
 
+// SetDirectory sets the session directory told about connections. It must
+// be called before Start.
+func (s *Server) SetDirectory(d Directory) { s.directory = d }
+
 // RegisterKind declares a stream kind. It must be called before Start.
 func (s *Server) RegisterKind(name string, k Kind) { s.kinds[name] = k }
 
