@@ -1,0 +1,20 @@
+# Parley. The README's two commands are `make run` and `make test`.
+GO ?= go
+
+.PHONY: run test build bench fuzz
+
+run: ## run a node on embedded NATS and SQLite; the URL is printed
+	$(GO) run ./cmd/parley serve
+
+test: ## every suite; installs or reports what it needs
+	./scripts/test.sh
+
+build:
+	$(GO) build -o bin/parley ./cmd/parley
+
+bench: build ## the full-size benchmarks of docs/benchmarks.md
+	./scripts/bench.sh
+
+fuzz: ## run each fuzz target for a while (seeds run in `make test`)
+	$(GO) test -run XXX -fuzz FuzzDecode -fuzztime 60s ./internal/protocol/
+	$(GO) test -run XXX -fuzz FuzzReadMessage -fuzztime 60s ./internal/gateway/

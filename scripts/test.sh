@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The one test command: runs every suite of Parley on a fresh clone. It
+# installs or starts what the suites need, or stops and says what is missing;
+# it never skips a suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf '\n==> %s\n' "$*"; }
+die() { printf '\nparley test: %s\n' "$*" >&2; exit 1; }
+
+command -v go >/dev/null || die "Go is not installed (https://go.dev/dl/, Go >= 1.26)."
+
+# PostgreSQL: the adapter contract tests start a private server from the
+# installed binaries, or use PARLEY_TEST_POSTGRES_URL.
+if [ -z "${PARLEY_TEST_POSTGRES_URL:-}" ]; then
+  if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+      say "installing PostgreSQL server binaries (apt-get install postgresql)"
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql >/dev/null || die "could not install PostgreSQL; install it (apt-get install postgresql) or set PARLEY_TEST_POSTGRES_URL=postgres://user@host:5432/db"
+    else
+      die "PostgreSQL server binaries (initdb, pg_ctl) are missing: install them (Debian/Ubuntu: sudo apt-get install postgresql) or set PARLEY_TEST_POSTGRES_URL=postgres://user@host:5432/db"
+    fi
+  fi
+fi
+
+say "go vet"
+go vet ./...
+
+say "go test -race (unit, contract, end-to-end, fuzz seeds, small load and fault scenarios)"
+go test -race -count=1 -timeout 45m ./...
+
+say "all suites passed"
