@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -44,6 +45,10 @@ type Bus struct {
 	srv    *server.Server
 	log    *slog.Logger
 	closed chan struct{}
+
+	mu       sync.Mutex
+	stoppers map[uint64]func() // running watches and consumers, stopped by Close
+	nextStop uint64
 }
 
 // Open starts the embedded server or connects to cfg.URL, and waits until
@@ -53,7 +58,7 @@ func Open(ctx context.Context, cfg Config) (*Bus, error) {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
-	b := &Bus{log: log, closed: make(chan struct{})}
+	b := &Bus{log: log, closed: make(chan struct{}), stoppers: map[uint64]func(){}}
 	opts := []nats.Option{
 		nats.Name(cfg.Name),
 		nats.MaxReconnects(-1),
@@ -157,14 +162,28 @@ func (b *Bus) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Close drains the connection and stops the embedded server.
+// Close stops the watches and work-queue consumers still running (waiting
+// for jobs in progress, see Queue.Consume), drains the connection and stops
+// the embedded server. It is safe to call more than once.
 func (b *Bus) Close() error {
+	b.mu.Lock()
 	select {
 	case <-b.closed:
+		b.mu.Unlock()
 		return nil
 	default:
 		close(b.closed)
 	}
+	stoppers := make([]func(), 0, len(b.stoppers))
+	for _, stop := range b.stoppers {
+		stoppers = append(stoppers, stop)
+	}
+	b.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, stop := range stoppers {
+		wg.Go(stop)
+	}
+	wg.Wait()
 	if b.nc != nil {
 		_ = b.nc.Drain()
 		deadline := time.Now().Add(5 * time.Second)
@@ -175,6 +194,31 @@ func (b *Bus) Close() error {
 	}
 	b.shutdownServer()
 	return nil
+}
+
+// track registers stop to be called by Close and returns its id (never 0)
+// for untrack. It fails once the bus is closed.
+func (b *Bus) track(stop func()) (uint64, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	select {
+	case <-b.closed:
+		return 0, errs.E(errs.Unavailable, "bus: closed")
+	default:
+	}
+	b.nextStop++
+	b.stoppers[b.nextStop] = stop
+	return b.nextStop, nil
+}
+
+// untrack forgets the stop function registered as id; 0 is ignored.
+func (b *Bus) untrack(id uint64) {
+	if id == 0 {
+		return
+	}
+	b.mu.Lock()
+	delete(b.stoppers, id)
+	b.mu.Unlock()
 }
 
 func (b *Bus) shutdownServer() {
