@@ -351,7 +351,6 @@ func (s *Server) waitReady(pid int, exited <-chan struct{}) error {
 			if err == nil {
 				resp.Body.Close()
 				if resp.StatusCode == http.StatusOK {
-					_ = os.Remove(portsFile)
 					return nil
 				}
 			}
