@@ -46,9 +46,10 @@ type Bus struct {
 	log    *slog.Logger
 	closed chan struct{}
 
-	mu       sync.Mutex
-	stoppers map[uint64]func() // running watches and consumers, stopped by Close
-	nextStop uint64
+	mu          sync.Mutex
+	stoppers    map[uint64]func() // running watches and consumers, stopped by Close
+	nextStop    uint64
+	reconnected chan struct{} // closed and replaced at each reconnection
 }
 
 // Open starts the embedded server or connects to cfg.URL, and waits until
@@ -58,7 +59,7 @@ func Open(ctx context.Context, cfg Config) (*Bus, error) {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
-	b := &Bus{log: log, closed: make(chan struct{}), stoppers: map[uint64]func(){}}
+	b := &Bus{log: log, closed: make(chan struct{}), stoppers: map[uint64]func(){}, reconnected: make(chan struct{})}
 	opts := []nats.Option{
 		nats.Name(cfg.Name),
 		nats.MaxReconnects(-1),
@@ -70,7 +71,10 @@ func Open(ctx context.Context, cfg Config) (*Bus, error) {
 				log.Warn("nats disconnected", "err", err)
 			}
 		}),
-		nats.ReconnectHandler(func(c *nats.Conn) { log.Info("nats reconnected", "url", c.ConnectedUrlRedacted()) }),
+		nats.ReconnectHandler(func(c *nats.Conn) {
+			log.Info("nats reconnected", "url", c.ConnectedUrlRedacted())
+			b.signalReconnect()
+		}),
 		nats.ErrorHandler(func(_ *nats.Conn, s *nats.Subscription, err error) {
 			subj := ""
 			if s != nil {
@@ -194,6 +198,23 @@ func (b *Bus) Close() error {
 	}
 	b.shutdownServer()
 	return nil
+}
+
+// signalReconnect wakes everything waiting on reconnectSignal.
+func (b *Bus) signalReconnect() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	close(b.reconnected)
+	b.reconnected = make(chan struct{})
+}
+
+// reconnectSignal returns a channel closed at the next reconnection. Pull
+// requests pending on the server are lost when the connection drops; a
+// fetch waiting for them re-issues its request when this fires.
+func (b *Bus) reconnectSignal() <-chan struct{} {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.reconnected
 }
 
 // track registers stop to be called by Close and returns its id (never 0)
