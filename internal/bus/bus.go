@@ -158,12 +158,26 @@ func (b *Bus) Embedded() bool { return b.srv != nil }
 // Conn returns the underlying NATS connection, for this package's tests.
 func (b *Bus) conn() *nats.Conn { return b.nc }
 
-// Ping checks that the server answers a round trip.
+// Ping checks that the server answers a round trip. A ctx without a
+// deadline gets flushTimeout.
 func (b *Bus) Ping(ctx context.Context) error {
-	if err := b.nc.FlushWithContext(ctx); err != nil {
+	if err := b.flush(ctx); err != nil {
 		return errs.Wrap(errs.Unavailable, err, "bus: ping")
 	}
 	return nil
+}
+
+// flushTimeout bounds Ping and Flush when their context has no deadline
+// (the client refuses to flush without one).
+const flushTimeout = 10 * time.Second
+
+func (b *Bus) flush(ctx context.Context) error {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, flushTimeout)
+		defer cancel()
+	}
+	return b.nc.FlushWithContext(ctx)
 }
 
 // Close stops the watches and work-queue consumers still running (waiting
@@ -328,7 +342,11 @@ func (b *Bus) Handle(subject string, fn func(ctx context.Context, data []byte) [
 	return &Subscription{s: s}, nil
 }
 
-// Flush waits until the server has processed everything published so far.
+// Flush waits until the server has processed everything published so far
+// on this connection. A ctx without a deadline gets flushTimeout.
 func (b *Bus) Flush(ctx context.Context) error {
-	return b.nc.FlushWithContext(ctx)
+	if err := b.flush(ctx); err != nil {
+		return errs.Wrap(errs.Unavailable, err, "bus: flush")
+	}
+	return nil
 }

@@ -113,3 +113,10 @@ func TestPing(t *testing.T) {
 		}
 	})
 }
+
+func TestFlushWithoutDeadline(t *testing.T) {
+	backends(t, func(t *testing.T, e *env) {
+		mustNoErr(t, e.b.Flush(context.Background()))
+		mustNoErr(t, e.b.Ping(context.Background()))
+	})
+}
