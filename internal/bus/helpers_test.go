@@ -24,13 +24,16 @@ type env struct {
 
 // backends runs fn once against the embedded in-process server and once
 // against a separate nats-server process, so that every behaviour is
-// checked on both deployments.
+// checked on both deployments. The two runs are independent and run in
+// parallel.
 func backends(t *testing.T, fn func(t *testing.T, e *env)) {
 	t.Run("embedded", func(t *testing.T) {
+		t.Parallel()
 		b := openBus(t, Config{StoreDir: t.TempDir(), Name: "test-embedded"})
 		fn(t, &env{name: "embedded", b: b})
 	})
 	t.Run("external", func(t *testing.T) {
+		t.Parallel()
 		srv := natstest.Start(t)
 		b := openBus(t, Config{URL: srv.URL(), Name: "test-external"})
 		fn(t, &env{name: "external", b: b, srv: srv})

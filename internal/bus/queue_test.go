@@ -168,7 +168,7 @@ func TestQueueAckWaitRedelivery(t *testing.T) {
 func TestQueueInProgress(t *testing.T) {
 	backends(t, func(t *testing.T, e *env) {
 		ctx := ctxT(t)
-		const ackWait = 500 * time.Millisecond
+		const ackWait = time.Second
 		q := newQueue(t, e.b, QueueConfig{Name: "slow", AckWait: ackWait})
 		attempts := make(chan int, 4)
 		results := make(chan error, 4)
@@ -177,7 +177,7 @@ func TestQueueInProgress(t *testing.T) {
 			if j.Attempt > 1 {
 				return nil
 			}
-			for range 5 { // 1.5 s in all, three AckWaits
+			for range 6 { // 1.8 s in all, nearly two AckWaits
 				select {
 				case <-ctx.Done():
 					results <- ctx.Err()

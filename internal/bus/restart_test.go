@@ -101,6 +101,7 @@ func TestReplicatedKVAndQueue(t *testing.T) {
 	})
 	mustNoErr(t, q.Enqueue(ctx, "j1", nil))
 	receive(t, jobs, 10*time.Second, "job")
+	waitDepth(t, q, 0) // acknowledged, so not delivered again below
 
 	// One node dies: the two others keep a quorum.
 	c.Servers[0].Kill()
