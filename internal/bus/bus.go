@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -44,6 +45,11 @@ type Bus struct {
 	srv    *server.Server
 	log    *slog.Logger
 	closed chan struct{}
+
+	mu          sync.Mutex
+	stoppers    map[uint64]func() // running watches and consumers, stopped by Close
+	nextStop    uint64
+	reconnected chan struct{} // closed and replaced at each reconnection
 }
 
 // Open starts the embedded server or connects to cfg.URL, and waits until
@@ -53,7 +59,7 @@ func Open(ctx context.Context, cfg Config) (*Bus, error) {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
-	b := &Bus{log: log, closed: make(chan struct{})}
+	b := &Bus{log: log, closed: make(chan struct{}), stoppers: map[uint64]func(){}, reconnected: make(chan struct{})}
 	opts := []nats.Option{
 		nats.Name(cfg.Name),
 		nats.MaxReconnects(-1),
@@ -65,7 +71,10 @@ func Open(ctx context.Context, cfg Config) (*Bus, error) {
 				log.Warn("nats disconnected", "err", err)
 			}
 		}),
-		nats.ReconnectHandler(func(c *nats.Conn) { log.Info("nats reconnected", "url", c.ConnectedUrlRedacted()) }),
+		nats.ReconnectHandler(func(c *nats.Conn) {
+			log.Info("nats reconnected", "url", c.ConnectedUrlRedacted())
+			b.signalReconnect()
+		}),
 		nats.ErrorHandler(func(_ *nats.Conn, s *nats.Subscription, err error) {
 			subj := ""
 			if s != nil {
@@ -149,22 +158,50 @@ func (b *Bus) Embedded() bool { return b.srv != nil }
 // Conn returns the underlying NATS connection, for this package's tests.
 func (b *Bus) conn() *nats.Conn { return b.nc }
 
-// Ping checks that the server answers a round trip.
+// Ping checks that the server answers a round trip. A ctx without a
+// deadline gets flushTimeout.
 func (b *Bus) Ping(ctx context.Context) error {
-	if err := b.nc.FlushWithContext(ctx); err != nil {
+	if err := b.flush(ctx); err != nil {
 		return errs.Wrap(errs.Unavailable, err, "bus: ping")
 	}
 	return nil
 }
 
-// Close drains the connection and stops the embedded server.
+// flushTimeout bounds Ping and Flush when their context has no deadline
+// (the client refuses to flush without one).
+const flushTimeout = 10 * time.Second
+
+func (b *Bus) flush(ctx context.Context) error {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, flushTimeout)
+		defer cancel()
+	}
+	return b.nc.FlushWithContext(ctx)
+}
+
+// Close stops the watches and work-queue consumers still running (waiting
+// for jobs in progress, see Queue.Consume), drains the connection and stops
+// the embedded server. It is safe to call more than once.
 func (b *Bus) Close() error {
+	b.mu.Lock()
 	select {
 	case <-b.closed:
+		b.mu.Unlock()
 		return nil
 	default:
 		close(b.closed)
 	}
+	stoppers := make([]func(), 0, len(b.stoppers))
+	for _, stop := range b.stoppers {
+		stoppers = append(stoppers, stop)
+	}
+	b.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, stop := range stoppers {
+		wg.Go(stop)
+	}
+	wg.Wait()
 	if b.nc != nil {
 		_ = b.nc.Drain()
 		deadline := time.Now().Add(5 * time.Second)
@@ -175,6 +212,48 @@ func (b *Bus) Close() error {
 	}
 	b.shutdownServer()
 	return nil
+}
+
+// signalReconnect wakes everything waiting on reconnectSignal.
+func (b *Bus) signalReconnect() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	close(b.reconnected)
+	b.reconnected = make(chan struct{})
+}
+
+// reconnectSignal returns a channel closed at the next reconnection. Pull
+// requests pending on the server are lost when the connection drops; a
+// fetch waiting for them re-issues its request when this fires.
+func (b *Bus) reconnectSignal() <-chan struct{} {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.reconnected
+}
+
+// track registers stop to be called by Close and returns its id (never 0)
+// for untrack. It fails once the bus is closed.
+func (b *Bus) track(stop func()) (uint64, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	select {
+	case <-b.closed:
+		return 0, errs.E(errs.Unavailable, "bus: closed")
+	default:
+	}
+	b.nextStop++
+	b.stoppers[b.nextStop] = stop
+	return b.nextStop, nil
+}
+
+// untrack forgets the stop function registered as id; 0 is ignored.
+func (b *Bus) untrack(id uint64) {
+	if id == 0 {
+		return
+	}
+	b.mu.Lock()
+	delete(b.stoppers, id)
+	b.mu.Unlock()
 }
 
 func (b *Bus) shutdownServer() {
@@ -263,7 +342,11 @@ func (b *Bus) Handle(subject string, fn func(ctx context.Context, data []byte) [
 	return &Subscription{s: s}, nil
 }
 
-// Flush waits until the server has processed everything published so far.
+// Flush waits until the server has processed everything published so far
+// on this connection. A ctx without a deadline gets flushTimeout.
 func (b *Bus) Flush(ctx context.Context) error {
-	return b.nc.FlushWithContext(ctx)
+	if err := b.flush(ctx); err != nil {
+		return errs.Wrap(errs.Unavailable, err, "bus: flush")
+	}
+	return nil
 }

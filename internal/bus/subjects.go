@@ -44,3 +44,11 @@ func QueueSubject(name string) string { return prefix + "q." + name }
 // DeadLetterSubject is where jobs of queue name go after their last failed
 // delivery: parley.dlq.<name>.
 func DeadLetterSubject(name string) string { return prefix + "dlq." + name }
+
+// QueueStream is the JetStream stream that holds the jobs of work-queue
+// name: PARLEY_Q_<name>.
+func QueueStream(name string) string { return "PARLEY_Q_" + name }
+
+// DeadLetterStream is the JetStream stream that keeps the dead-lettered
+// jobs of work-queue name: PARLEY_DLQ_<name>.
+func DeadLetterStream(name string) string { return "PARLEY_DLQ_" + name }
