@@ -155,8 +155,6 @@ func (b *Bus) ClientURL() string {
 // Embedded reports whether the bus runs its own server.
 func (b *Bus) Embedded() bool { return b.srv != nil }
 
-// Conn returns the underlying NATS connection, for this package's tests.
-func (b *Bus) conn() *nats.Conn { return b.nc }
 
 // Ping checks that the server answers a round trip. A ctx without a
 // deadline gets flushTimeout.

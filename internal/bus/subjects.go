@@ -35,6 +35,7 @@ const AuthRevoked = prefix + "auth.revoked"
 // KV bucket names.
 const (
 	BucketPresence = "parley_presence"
+	BucketLastSeen = "parley_lastseen"
 	BucketLeases   = "parley_leases"
 )
 
