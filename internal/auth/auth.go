@@ -181,9 +181,15 @@ func New(ctx context.Context, cfg config.AuthConfig, store Store, sender Sender,
 	return s, nil
 }
 
-// wrap adds context to an error from the store and keeps its code: Internal
-// for a driver error, so that the HTTP layer logs it.
-func wrap(err error, msg string) error { return errs.Wrap(errs.CodeOf(err), err, msg) }
+// wrap returns an error from the store as it is if it carries a code meant
+// for clients (its message is theirs, "email is already taken"), and wraps
+// any other error as Internal with msg, so that the HTTP layer logs it.
+func wrap(err error, msg string) error {
+	if errs.CodeOf(err) != errs.Internal {
+		return err
+	}
+	return errs.Wrap(errs.Internal, err, msg)
+}
 
 func checkConfig(c config.AuthConfig) error {
 	switch {
@@ -201,8 +207,13 @@ func checkConfig(c config.AuthConfig) error {
 	return nil
 }
 
-// Close stops the background goroutine, cancels code deliveries in flight and
-// waits for them. The Service must not be used afterwards.
+// closeGrace is how long Close lets code deliveries in flight finish before
+// it cancels them.
+const closeGrace = 5 * time.Second
+
+// Close stops the background goroutine and waits for code deliveries in
+// flight, cancelling those still running after 5 seconds. The Service must
+// not be used afterwards. Close is safe to call more than once.
 func (s *Service) Close() error {
 	s.mu.Lock()
 	if s.closed {
@@ -212,8 +223,17 @@ func (s *Service) Close() error {
 	s.closed = true
 	s.mu.Unlock()
 	close(s.stop)
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	t := time.NewTimer(closeGrace)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+		s.cancel()
+		<-done
+	}
 	s.cancel()
-	s.wg.Wait()
 	return nil
 }
 

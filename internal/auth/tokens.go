@@ -110,6 +110,13 @@ func (s *Service) verifySignature(token string, now time.Time) (Claims, error) {
 		return s.publicKey(kid, now)
 	})
 	if err != nil {
+		if errors.Is(err, errUnknownKey) && tc.ExpiresAt != nil && !now.Before(tc.ExpiresAt.Time) {
+			// The key was retired because every token it signed has
+			// expired. Saying so, although the signature could not be
+			// checked, grants nothing and tells the client to refresh
+			// rather than to sign in again.
+			return Claims{}, errs.Wrap(errs.TokenExpired, err, "access token expired")
+		}
 		if expiredOnly(err) {
 			return Claims{}, errs.Wrap(errs.TokenExpired, err, "access token expired")
 		}
