@@ -34,7 +34,7 @@ type env struct {
 	revoked []string // sids passed to the OnRevoke hook
 }
 
-func newEnv(t *testing.T, mod func(*config.AuthConfig)) *env {
+func newEnv(t testing.TB, mod func(*config.AuthConfig)) *env {
 	t.Helper()
 	db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), sqlite.AppFile), "app")
 	if err != nil {
@@ -56,7 +56,7 @@ func newEnv(t *testing.T, mod func(*config.AuthConfig)) *env {
 
 // newNode starts another Service on the same store and clock, as a second
 // node of a deployment would.
-func (e *env) newNode(t *testing.T) *auth.Service {
+func (e *env) newNode(t testing.TB) *auth.Service {
 	t.Helper()
 	svc, err := auth.New(context.Background(), e.cfg, e.store, e.sender, e.clock, nil)
 	if err != nil {
