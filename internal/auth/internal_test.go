@@ -168,3 +168,18 @@ func TestNewCode(t *testing.T) {
 		t.Fatalf("only %d distinct codes of 200", len(seen))
 	}
 }
+
+func TestIPKey(t *testing.T) {
+	for in, want := range map[string]string{
+		"192.0.2.7":            "192.0.2.7",
+		"::ffff:192.0.2.7":     "192.0.2.7",
+		"2001:db8:1:2:3:4:5:6": "2001:db8:1:2::/64",
+		"2001:db8:1:2:ffff::1": "2001:db8:1:2::/64",
+		"2001:db8:1:3::1":      "2001:db8:1:3::/64",
+		"not an ip":            "not an ip",
+	} {
+		if got := ipKey(in); got != want {
+			t.Errorf("ipKey(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"net/netip"
 	"time"
 
 	"github.com/parleyhq/parley/internal/core"
@@ -30,7 +31,7 @@ type SignUpRequest struct {
 func (s *Service) limit(ip, account string) error {
 	now := s.clock.Now()
 	if ip != "" {
-		if ok, wait := s.ipLimit.allow(ip, now); !ok {
+		if ok, wait := s.ipLimit.allow(ipKey(ip), now); !ok {
 			return errs.RateLimit(wait, "too many attempts from this network; retry in %s", roundUp(wait))
 		}
 	}
@@ -40,6 +41,24 @@ func (s *Service) limit(ip, account string) error {
 		}
 	}
 	return nil
+}
+
+// ipKey is the rate-limit key of a client IP: the address itself for IPv4,
+// its /64 network for IPv6, since one subscriber usually holds a whole /64.
+func ipKey(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return ip
+	}
+	a = a.Unmap()
+	if a.Is4() {
+		return a.String()
+	}
+	p, err := a.Prefix(64)
+	if err != nil {
+		return ip
+	}
+	return p.String()
 }
 
 func roundUp(d time.Duration) time.Duration {
