@@ -8,7 +8,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/parleyhq/parley/internal/errs"
 	"github.com/parleyhq/parley/internal/httpapi"
 )
 
@@ -16,12 +15,7 @@ import (
 func (m *Main) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /v1/ws", m.gw)
-	httpapi.RegisterAuth(mux, httpapi.AuthOptions{
-		Service:    m.auth,
-		MaxBody:    m.Config.HTTP.MaxBodyBytes,
-		TrustProxy: m.Config.HTTP.TrustProxy,
-		Logger:     m.Logger.With("component", "http"),
-	})
+	httpapi.RegisterAuth(mux, m.auth, m.Config.HTTP.MaxBodyBytes, m.Config.HTTP.TrustProxy, m.Logger.With("component", "http"))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteJSON(w, http.StatusOK, map[string]any{"status": "ok", "node": m.node, "version": m.Version})
 	})
