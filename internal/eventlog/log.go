@@ -94,6 +94,10 @@ func NewLog(store Store, opts Options) *Log {
 	return l
 }
 
+// QueueLen returns the number of appends waiting for a group commit, not
+// counting those of the commit in progress. It is a gauge for metrics.
+func (l *Log) QueueLen() int { return len(l.queue) }
+
 // Store returns the underlying store.
 func (l *Log) Store() Store { return l.store }
 
