@@ -225,12 +225,12 @@ func testExpectedConflict(t *testing.T, s eventlog.Store) {
 
 func testConflictIsolated(t *testing.T, s eventlog.Store) {
 	items := mustBatch(t, s,
-		item(base, req(sA, 0, "", drafts(2, 1)...)),                   // 0: a 1-2
+		item(base, req(sA, 0, "", drafts(2, 1)...)),                    // 0: a 1-2
 		item(base, req(sA, 0, "", draft("stale", "", ""))),             // 1: conflict
-		item(base, req(sB, 0, "", drafts(1, 10)...)),                  // 2: b 1
-		item(base, req(sA, 2, "", drafts(1, 3)...)),                   // 3: a 3
+		item(base, req(sB, 0, "", drafts(1, 10)...)),                   // 2: b 1
+		item(base, req(sA, 2, "", drafts(1, 3)...)),                    // 3: a 3
 		item(base, req("bad stream", 0, "", draft("t", "", ""))),       // 4: invalid
-		item(base, req(sB, eventlog.AnySeq, "", drafts(1, 11)...)),    // 5: b 2
+		item(base, req(sB, eventlog.AnySeq, "", drafts(1, 11)...)),     // 5: b 2
 		item(base, req(sA, 2, "k", draft("stale.keyed", "", ""))),      // 6: conflict
 		item(base, req(sC, eventlog.AnySeq, "", draft("t", "", `{}`))), // 7: c 1
 	)
