@@ -149,6 +149,9 @@ func (p *Plan) Reset(items []BatchItem) {
 	}
 }
 
+// Items returns the items given to Reset.
+func (p *Plan) Items() []BatchItem { return p.items }
+
 // Names returns the distinct streams of the valid items, sorted, so that an
 // adapter that locks their heads always locks in the same order.
 func (p *Plan) Names() []core.StreamID {
