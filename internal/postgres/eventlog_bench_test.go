@@ -1,0 +1,28 @@
+package postgres
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/parleyhq/parley/internal/eventlog/eventlogtest"
+	"github.com/parleyhq/parley/internal/testutil/pgtest"
+)
+
+// BenchmarkEventLogAppend measures group-committed appends per second with
+// many concurrent appenders. The test server pgtest starts runs with
+// fsync=off; point PARLEY_TEST_POSTGRES_URL at a durable server to measure
+// one.
+func BenchmarkEventLogAppend(b *testing.B) {
+	for _, n := range []int{16, 256, 1024} {
+		b.Run(fmt.Sprintf("appenders=%d", n), func(b *testing.B) {
+			eventlogtest.BenchAppend(b, openEventLogAt(b, pgtest.NewDatabase(b)), n)
+		})
+	}
+}
+
+// BenchmarkEventLogReplay measures reading back one stream of 1,000,000
+// events (PARLEY_BENCH_REPLAY_EVENTS to change). Run it with -benchtime=1x:
+// every run writes the stream first.
+func BenchmarkEventLogReplay(b *testing.B) {
+	eventlogtest.BenchReplay(b, openEventLogAt(b, pgtest.NewDatabase(b)), eventlogtest.ReplayEvents())
+}
