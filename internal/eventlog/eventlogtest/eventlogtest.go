@@ -287,6 +287,11 @@ func testInvalidItems(t *testing.T, s eventlog.Store) {
 		req(sA, 0, "", draft("t", "", `{"unterminated":`)),
 		req(sA, 0, strings.Repeat("k", eventlog.MaxKeyLen+1), draft("t", "", "")),
 		req(sA, -2, "", draft("t", "", "")),
+		req(sA, 0, "bad\xffkey", draft("t", "", "")),
+		req(sA, 0, "nul\x00key", draft("t", "", "")),
+		req(sA, 0, "", draft("bad\xfftype", "", "")),
+		req(sA, 0, "", draft("t", "u_\x00", "")),
+		req(sA, 0, "", draft("t", "u_\xc3", "")),
 	}
 	items := []eventlog.BatchItem{item(base, req(sB, 0, "", draft("ok", "", "")))}
 	for _, r := range bad {
