@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -20,22 +22,36 @@ import (
 // appends and truncations are serialised on the database's single writer
 // connection, and reads run on the reader pool, concurrently with them,
 // seeing only committed batches. A batch that AppendBatch acknowledged is on
-// disk (WAL with synchronous=FULL).
+// disk (WAL with synchronous=FULL). Other processes may use the same file:
+// every batch reads the heads it needs inside its own transaction.
 type EventLog struct {
 	db    *DB
 	owned bool
 
-	// mu serialises AppendBatch, which reuses plan and args.
-	mu   sync.Mutex
-	plan eventlog.Plan
-	args []any
+	// mu serialises AppendBatch, which reuses the scratch space below.
+	mu    sync.Mutex
+	plan  eventlog.Plan
+	args  []any
+	js    []byte
+	secs  map[[2]int64]struct{}
+	heads map[core.StreamID]eventlog.StreamHead
+	keys  map[keyRef]keyRange
 
-	head, key, keyEvents, newStream, setLast, newKey *sql.Stmt
+	// Set-based statements take their rows as one JSON array parameter, so
+	// that a batch over many streams costs one statement, not one a stream.
+	heads_, keys_, keyEvents, newStream, setLast, newTimes, newKeys *sql.Stmt
 	// inserts[i] inserts insertSizes[i] events at once.
 	inserts []*sql.Stmt
 
 	read, readSince, bounds *sql.Stmt
 }
+
+type keyRef struct {
+	sid int64
+	key string
+}
+
+type keyRange struct{ first, last int64 }
 
 var _ eventlog.Store = (*EventLog)(nil)
 
@@ -67,7 +83,12 @@ func OpenEventLog(ctx context.Context, path string) (*EventLog, error) {
 // NewEventLog returns the event log store over db, which must have been
 // opened with the "eventlog" migration set. Close does not close db.
 func NewEventLog(ctx context.Context, db *DB) (*EventLog, error) {
-	l := &EventLog{db: db}
+	l := &EventLog{
+		db:    db,
+		secs:  make(map[[2]int64]struct{}),
+		heads: make(map[core.StreamID]eventlog.StreamHead),
+		keys:  make(map[keyRef]keyRange),
+	}
 	var err error
 	prepare := func(c *sql.DB, q string) *sql.Stmt {
 		if err != nil {
@@ -77,22 +98,27 @@ func NewEventLog(ctx context.Context, db *DB) (*EventLog, error) {
 		s, err = c.PrepareContext(ctx, q)
 		return s
 	}
-	l.head = prepare(db.W, `SELECT id, first_seq, last_seq FROM streams WHERE name = ?`)
-	l.key = prepare(db.W, `SELECT first_seq, last_seq FROM event_keys WHERE sid = ? AND key = ?`)
+	l.heads_ = prepare(db.W, `SELECT id, name, first_seq, last_seq FROM streams
+		WHERE name IN (SELECT value FROM json_each(?))`)
+	l.keys_ = prepare(db.W, `SELECT k.sid, k.key, k.first_seq, k.last_seq FROM json_each(?) AS j
+		JOIN event_keys AS k ON k.sid = j.value ->> 0 AND k.key = j.value ->> 1`)
 	l.keyEvents = prepare(db.W, selectEvents+`WHERE sid = ? AND seq BETWEEN ? AND ? ORDER BY seq`)
 	l.newStream = prepare(db.W, `INSERT INTO streams (name, first_seq, last_seq) VALUES (?, 1, ?)`)
-	l.setLast = prepare(db.W, `UPDATE streams SET last_seq = ? WHERE id = ?`)
-	l.newKey = prepare(db.W, `INSERT INTO event_keys (sid, key, first_seq, last_seq) VALUES (?, ?, ?, ?)`)
+	l.setLast = prepare(db.W, `UPDATE streams SET last_seq = j.value ->> 1 FROM json_each(?) AS j
+		WHERE streams.id = j.value ->> 0`)
+	l.newTimes = prepare(db.W, `INSERT OR IGNORE INTO event_times (sid, sec, first_seq)
+		SELECT j.value ->> 0, j.value ->> 1, j.value ->> 2 FROM json_each(?) AS j`)
+	l.newKeys = prepare(db.W, `INSERT INTO event_keys (sid, key, first_seq, last_seq)
+		SELECT j.value ->> 0, j.value ->> 1, j.value ->> 2, j.value ->> 3 FROM json_each(?) AS j`)
 	for _, n := range insertSizes {
 		l.inserts = append(l.inserts, prepare(db.W, insertEventsSQL(n)))
 	}
-	l.read = prepare(db.R, selectEvents+`WHERE sid = (SELECT id FROM streams WHERE name = ?1) AND seq > ?2 ORDER BY seq LIMIT ?3`)
-	// The first sequence stamped at or after since comes from the time index;
-	// events are then read in sequence order from there, still filtered by
-	// time since clocks may step back.
+	l.read = prepare(db.R, selectEvents+`WHERE sid = (SELECT id FROM streams WHERE name = ?1)
+		AND seq > ?2 ORDER BY seq LIMIT ?3`)
 	l.readSince = prepare(db.R, selectEvents+`WHERE sid = (SELECT id FROM streams WHERE name = ?1)
-		AND seq >= (SELECT min(seq) FROM events WHERE sid = (SELECT id FROM streams WHERE name = ?1) AND at >= ?2)
-		AND at >= ?2 ORDER BY seq LIMIT ?3`)
+		AND seq >= (SELECT min(first_seq) FROM event_times
+			WHERE sid = (SELECT id FROM streams WHERE name = ?1) AND sec >= ?2)
+		AND at >= ?3 ORDER BY seq LIMIT ?4`)
 	l.bounds = prepare(db.R, `SELECT first_seq, last_seq FROM streams WHERE name = ?`)
 	if err != nil {
 		l.closeStmts()
@@ -128,8 +154,8 @@ func (l *EventLog) Close() error {
 
 func (l *EventLog) closeStmts() error {
 	var err error
-	for _, s := range append([]*sql.Stmt{l.head, l.key, l.keyEvents, l.newStream, l.setLast, l.newKey,
-		l.read, l.readSince, l.bounds}, l.inserts...) {
+	for _, s := range append([]*sql.Stmt{l.heads_, l.keys_, l.keyEvents, l.newStream, l.setLast,
+		l.newTimes, l.newKeys, l.read, l.readSince, l.bounds}, l.inserts...) {
 		if s != nil {
 			err = errors.Join(err, s.Close())
 		}
@@ -144,9 +170,15 @@ func (l *EventLog) AppendBatch(ctx context.Context, items []eventlog.BatchItem) 
 	defer l.mu.Unlock()
 	p := &l.plan
 	p.Reset(items)
+	names := p.Names()
+	if len(names) == 0 {
+		return nil // every item is invalid
+	}
 	err := l.db.Tx(ctx, func(tx *sql.Tx) error {
-		src := txSource{ctx: ctx, tx: tx, l: l}
-		if err := p.Build(ctx, &src); err != nil {
+		if err := l.readHeads(ctx, tx, names); err != nil {
+			return err
+		}
+		if err := p.Build(ctx, &txSource{l: l, tx: tx}); err != nil {
 			return err
 		}
 		return l.write(ctx, tx)
@@ -158,9 +190,86 @@ func (l *EventLog) AppendBatch(ctx context.Context, items []eventlog.BatchItem) 
 	return nil
 }
 
-// write stores what the plan decided: heads, events and keys.
+// readHeads reads the heads of names and the recorded keys of the batch's
+// keyed items into l.heads and l.keys, with one statement each.
+func (l *EventLog) readHeads(ctx context.Context, tx *sql.Tx, names []core.StreamID) error {
+	clear(l.heads)
+	clear(l.keys)
+	js := append(l.js[:0], '[')
+	for i, n := range names {
+		if i > 0 {
+			js = append(js, ',')
+		}
+		js = appendJSONString(js, string(n))
+	}
+	js = append(js, ']')
+	l.js = js
+	rows, err := tx.StmtContext(ctx, l.heads_).QueryContext(ctx, js)
+	if err != nil {
+		return err
+	}
+	var (
+		h           eventlog.StreamHead
+		name        string
+		first, last int64
+	)
+	for rows.Next() {
+		if err := rows.Scan(&h.ID, &name, &first, &last); err != nil {
+			rows.Close()
+			return err
+		}
+		l.heads[core.StreamID(name)] = eventlog.StreamHead{ID: h.ID, Exists: true, First: uint64(first), Last: uint64(last)}
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return err
+	}
+
+	js = append(l.js[:0], '[')
+	n := 0
+	for _, it := range l.plan.Items() {
+		if it.Err != nil || it.Req.Key == "" {
+			continue
+		}
+		h, ok := l.heads[it.Req.Stream]
+		if !ok {
+			continue
+		}
+		if n > 0 {
+			js = append(js, ',')
+		}
+		n++
+		js = append(js, '[')
+		js = strconv.AppendInt(js, h.ID, 10)
+		js = append(js, ',')
+		js = appendJSONString(js, it.Req.Key)
+		js = append(js, ']')
+	}
+	js = append(js, ']')
+	l.js = js
+	if n == 0 {
+		return nil
+	}
+	rows, err = tx.StmtContext(ctx, l.keys_).QueryContext(ctx, js)
+	if err != nil {
+		return err
+	}
+	var sid int64
+	var key string
+	for rows.Next() {
+		if err := rows.Scan(&sid, &key, &first, &last); err != nil {
+			rows.Close()
+			return err
+		}
+		l.keys[keyRef{sid, key}] = keyRange{first, last}
+	}
+	return errors.Join(rows.Err(), rows.Close())
+}
+
+// write stores what the plan decided: heads, events, time index and keys.
 func (l *EventLog) write(ctx context.Context, tx *sql.Tx) error {
-	var newStream, setLast, newKey *sql.Stmt
+	var newStream *sql.Stmt
+	js := append(l.js[:0], '[')
+	n := 0
 	for _, ps := range l.plan.Streams {
 		if len(ps.Events) == 0 {
 			continue
@@ -177,29 +286,126 @@ func (l *EventLog) write(ctx context.Context, tx *sql.Tx) error {
 				return err
 			}
 			ps.Exists = true
-		} else {
-			if setLast == nil {
-				setLast = tx.StmtContext(ctx, l.setLast)
-			}
-			if _, err := setLast.ExecContext(ctx, int64(ps.Last), ps.ID); err != nil {
-				return err
-			}
+			continue
+		}
+		if n > 0 {
+			js = append(js, ',')
+		}
+		n++
+		js = appendInts(js, ps.ID, int64(ps.Last))
+	}
+	js = append(js, ']')
+	l.js = js
+	if n > 0 {
+		if _, err := tx.StmtContext(ctx, l.setLast).ExecContext(ctx, js); err != nil {
+			return err
 		}
 	}
 	if err := l.insertEvents(ctx, tx); err != nil {
 		return err
 	}
+
+	// The time index: the first sequence of each (stream, second) the batch
+	// stamped. INSERT OR IGNORE keeps an earlier batch's lower sequence.
+	clear(l.secs)
+	js = append(l.js[:0], '[')
+	n = 0
+	for _, ps := range l.plan.Streams {
+		prev := int64(math.MinInt64)
+		for i := range ps.Events {
+			e := &ps.Events[i]
+			sec := floorSec(e.Time.UnixMicro())
+			if sec == prev {
+				continue
+			}
+			prev = sec
+			if _, ok := l.secs[[2]int64{ps.ID, sec}]; ok {
+				continue
+			}
+			l.secs[[2]int64{ps.ID, sec}] = struct{}{}
+			if n > 0 {
+				js = append(js, ',')
+			}
+			n++
+			js = appendInts(js, ps.ID, sec, int64(e.Seq))
+		}
+	}
+	js = append(js, ']')
+	l.js = js
+	if n > 0 {
+		if _, err := tx.StmtContext(ctx, l.newTimes).ExecContext(ctx, js); err != nil {
+			return err
+		}
+	}
+
+	js = append(l.js[:0], '[')
+	n = 0
 	for _, ps := range l.plan.Streams {
 		for _, k := range ps.Keys {
-			if newKey == nil {
-				newKey = tx.StmtContext(ctx, l.newKey)
+			if n > 0 {
+				js = append(js, ',')
 			}
-			if _, err := newKey.ExecContext(ctx, ps.ID, k.Key, int64(k.First), int64(k.Last)); err != nil {
-				return err
-			}
+			n++
+			js = append(js, '[')
+			js = strconv.AppendInt(js, ps.ID, 10)
+			js = append(js, ',')
+			js = appendJSONString(js, k.Key)
+			js = append(js, ',')
+			js = strconv.AppendUint(js, k.First, 10)
+			js = append(js, ',')
+			js = strconv.AppendUint(js, k.Last, 10)
+			js = append(js, ']')
+		}
+	}
+	js = append(js, ']')
+	l.js = js
+	if n > 0 {
+		if _, err := tx.StmtContext(ctx, l.newKeys).ExecContext(ctx, js); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// floorSec returns the second of a time in microseconds, rounded down.
+func floorSec(micros int64) int64 {
+	s := micros / 1e6
+	if micros%1e6 < 0 {
+		s--
+	}
+	return s
+}
+
+// appendInts appends the JSON array of vs.
+func appendInts(js []byte, vs ...int64) []byte {
+	js = append(js, '[')
+	for i, v := range vs {
+		if i > 0 {
+			js = append(js, ',')
+		}
+		js = strconv.AppendInt(js, v, 10)
+	}
+	return append(js, ']')
+}
+
+// appendJSONString appends s as a JSON string. s is valid UTF-8 without NUL
+// (eventlog.Validate checks it), so only quotes, backslashes and control
+// characters need escaping.
+func appendJSONString(js []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	js = append(js, '"')
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '"' || c == '\\':
+			js = append(js, '\\', c)
+		case c < 0x20:
+			js = append(js, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+		default:
+			js = append(js, c)
+		}
+	}
+	return append(js, '"')
 }
 
 // insertEvents writes the plan's events with the multi-row INSERTs.
@@ -250,49 +456,31 @@ func (l *EventLog) insertEvents(ctx context.Context, tx *sql.Tx) error {
 	return nil
 }
 
-// txSource reads heads and keys for the plan inside the append transaction.
+// txSource serves the plan the heads and keys readHeads read, and reads
+// the events of recorded keys inside the append transaction.
 type txSource struct {
-	ctx                  context.Context
-	tx                   *sql.Tx
-	l                    *EventLog
-	head, key, keyEvents *sql.Stmt
+	l         *EventLog
+	tx        *sql.Tx
+	keyEvents *sql.Stmt
 }
 
 func (s *txSource) Head(ctx context.Context, stream core.StreamID) (eventlog.StreamHead, error) {
-	if s.head == nil {
-		s.head = s.tx.StmtContext(ctx, s.l.head)
-	}
-	var h eventlog.StreamHead
-	var first, last int64
-	err := s.head.QueryRowContext(ctx, string(stream)).Scan(&h.ID, &first, &last)
-	if errors.Is(err, sql.ErrNoRows) {
-		return h, nil
-	}
-	if err != nil {
-		return h, err
-	}
-	h.Exists, h.First, h.Last = true, uint64(first), uint64(last)
-	return h, nil
+	return s.l.heads[stream], nil
 }
 
 func (s *txSource) KeyEvents(ctx context.Context, stream core.StreamID, h eventlog.StreamHead, key string) ([]eventlog.Event, bool, error) {
-	if s.key == nil {
-		s.key = s.tx.StmtContext(ctx, s.l.key)
-		s.keyEvents = s.tx.StmtContext(ctx, s.l.keyEvents)
-	}
-	var first, last int64
-	err := s.key.QueryRowContext(ctx, h.ID, key).Scan(&first, &last)
-	if errors.Is(err, sql.ErrNoRows) {
+	r, ok := s.l.keys[keyRef{h.ID, key}]
+	if !ok {
 		return nil, false, nil
 	}
+	if s.keyEvents == nil {
+		s.keyEvents = s.tx.StmtContext(ctx, s.l.keyEvents)
+	}
+	rows, err := s.keyEvents.QueryContext(ctx, h.ID, r.first, r.last)
 	if err != nil {
 		return nil, false, err
 	}
-	rows, err := s.keyEvents.QueryContext(ctx, h.ID, first, last)
-	if err != nil {
-		return nil, false, err
-	}
-	evs, err := scanEvents(rows, stream, int(last-first+1))
+	evs, err := scanEvents(rows, stream, int(r.last-r.first+1))
 	return evs, true, err
 }
 
@@ -313,7 +501,8 @@ func (l *EventLog) Read(ctx context.Context, stream core.StreamID, after uint64,
 // ReadSince implements eventlog.Store.
 func (l *EventLog) ReadSince(ctx context.Context, stream core.StreamID, since time.Time, limit int) ([]eventlog.Event, error) {
 	limit = eventlog.ReadLimit(limit)
-	rows, err := l.readSince.QueryContext(ctx, string(stream), sinceMicros(since), limit)
+	m := sinceMicros(since)
+	rows, err := l.readSince.QueryContext(ctx, string(stream), floorSec(m), m, limit)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: read event log: %w", err)
 	}
@@ -355,7 +544,8 @@ func (l *EventLog) Truncate(ctx context.Context, stream core.StreamID, before ui
 	}
 	err := l.db.Tx(ctx, func(tx *sql.Tx) error {
 		var id, first, last int64
-		err := tx.StmtContext(ctx, l.head).QueryRowContext(ctx, string(stream)).Scan(&id, &first, &last)
+		err := tx.QueryRowContext(ctx, `SELECT id, first_seq, last_seq FROM streams WHERE name = ?`,
+			string(stream)).Scan(&id, &first, &last)
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil
 		}
@@ -366,13 +556,27 @@ func (l *EventLog) Truncate(ctx context.Context, stream core.StreamID, before ui
 		if b <= first {
 			return nil
 		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM events WHERE sid = ? AND seq < ?`, id, b); err != nil {
+		for _, q := range []string{
+			`DELETE FROM events WHERE sid = ?1 AND seq < ?2`,
+			`UPDATE streams SET first_seq = ?2 WHERE id = ?1`,
+			`DELETE FROM event_keys WHERE sid = ?1 AND last_seq < ?2`,
+		} {
+			if _, err := tx.ExecContext(ctx, q, id, b); err != nil {
+				return err
+			}
+		}
+		// Seconds whose first sequence is gone may still hold later events:
+		// the latest of them stays, starting at b, which bounds them all.
+		var latest sql.NullInt64
+		if err := tx.QueryRowContext(ctx, `SELECT max(sec) FROM event_times WHERE sid = ? AND first_seq < ?`,
+			id, b).Scan(&latest); err != nil || !latest.Valid {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE streams SET first_seq = ? WHERE id = ?`, b, id); err != nil {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM event_times WHERE sid = ?1 AND first_seq < ?2 AND sec <> ?3`,
+			id, b, latest.Int64); err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `DELETE FROM event_keys WHERE sid = ? AND last_seq < ?`, id, b)
+		_, err = tx.ExecContext(ctx, `UPDATE event_times SET first_seq = ?2 WHERE sid = ?1 AND sec = ?3`, id, b, latest.Int64)
 		return err
 	})
 	if err != nil {

@@ -42,6 +42,7 @@ func Run(t *testing.T, open func(t *testing.T) eventlog.Store) {
 		{"TruncateForgetsKeysOfDeletedEvents", testTruncateKeys},
 		{"ReadSince", testReadSince},
 		{"ReadSinceWithClockSteppingBack", testReadSinceNonMonotonic},
+		{"ReadSinceAfterTruncate", testReadSinceTruncated},
 		{"LargeBatch", testLargeBatch},
 		{"ConcurrentAppendBatch", testConcurrentAppendBatch},
 	}
@@ -543,4 +544,32 @@ func testLargeBatch(t *testing.T, s eventlog.Store) {
 			}
 		}
 	}
+}
+
+func testReadSinceTruncated(t *testing.T, s eventlog.Store) {
+	// Two events in each of three seconds; truncation cuts the middle one.
+	for i := 0; i < 6; i++ {
+		at := baseUTC.Add(time.Duration(i/2)*time.Second + time.Duration(i)*time.Millisecond)
+		mustAppend(t, s, at, req(sA, int64(i), "", drafts(1, i+1)...))
+	}
+	if err := s.Truncate(testCtx(t), sA, 4); err != nil {
+		t.Fatal(err)
+	}
+	wantSeqs(t, mustReadSince(t, s, sA, baseUTC, 0), 4, 5, 6)
+	wantSeqs(t, mustReadSince(t, s, sA, baseUTC.Add(time.Second), 0), 4, 5, 6)
+	wantSeqs(t, mustReadSince(t, s, sA, baseUTC.Add(time.Second+3*time.Millisecond+time.Microsecond), 0), 5, 6)
+	wantSeqs(t, mustReadSince(t, s, sA, baseUTC.Add(2*time.Second), 0), 5, 6)
+	// Appends after the truncation, one with the clock stepped back.
+	mustAppend(t, s, baseUTC.Add(time.Second+500*time.Millisecond), req(sA, 6, "", drafts(1, 7)...))
+	mustAppend(t, s, baseUTC.Add(3*time.Second), req(sA, 7, "", drafts(1, 8)...))
+	wantSeqs(t, mustReadSince(t, s, sA, baseUTC.Add(time.Second), 0), 4, 5, 6, 7, 8)
+	wantSeqs(t, mustReadSince(t, s, sA, baseUTC.Add(time.Second+100*time.Millisecond), 0), 5, 6, 7, 8)
+	wantSeqs(t, mustReadSince(t, s, sA, baseUTC.Add(2*time.Second+10*time.Millisecond), 0), 8)
+	if err := s.Truncate(testCtx(t), sA, 100); err != nil {
+		t.Fatal(err)
+	}
+	wantSeqs(t, mustReadSince(t, s, sA, baseUTC, 0))
+	mustAppend(t, s, baseUTC, req(sA, 8, "", drafts(1, 9)...))
+	wantSeqs(t, mustReadSince(t, s, sA, baseUTC, 0), 9)
+	wantSeqs(t, mustReadSince(t, s, sA, baseUTC.Add(-time.Hour), 0), 9)
 }
