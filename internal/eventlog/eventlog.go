@@ -69,6 +69,10 @@ type BatchItem struct {
 	Time   time.Time // the time to stamp on the request's events
 	Result AppendResult
 	Err    error
+
+	// validated records that Log.Append already ran Validate on Req, so
+	// that the store's Plan does not parse the request's JSON again.
+	validated bool
 }
 
 // Store is a durable event log. Implementations are safe for concurrent use.

@@ -153,7 +153,7 @@ func (l *Log) Append(ctx context.Context, req AppendRequest) (AppendResult, erro
 		return AppendResult{}, err
 	}
 	c := callPool.Get().(*call)
-	c.item = BatchItem{Req: &req}
+	c.item = BatchItem{Req: &req, validated: true}
 	l.closeMu.RLock()
 	if l.closed {
 		l.closeMu.RUnlock()

@@ -138,9 +138,11 @@ func (p *Plan) Reset(items []BatchItem) {
 			it.Err = errs.E(errs.InvalidArgument, "batch item without a request")
 			continue
 		}
-		if err := Validate(it.Req); err != nil {
-			it.Err = err
-			continue
+		if !it.validated {
+			if err := Validate(it.Req); err != nil {
+				it.Err = err
+				continue
+			}
 		}
 		if _, ok := p.byName[it.Req.Stream]; !ok {
 			p.byName[it.Req.Stream] = nil

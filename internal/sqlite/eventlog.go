@@ -44,7 +44,21 @@ type EventLog struct {
 	inserts []*sql.Stmt
 
 	read, readSince, bounds *sql.Stmt
+
+	// The checkpointer copies the WAL back into the database file in the
+	// background, so that commits do not do it themselves.
+	appended      chan struct{}
+	stop, stopped chan struct{}
 }
+
+// Checkpoints: the background checkpointer runs at most every
+// checkpointEvery while appends happen; the writer still checkpoints by
+// itself once the WAL holds writerCheckpointPages pages (about 40 MB), in
+// case the background one falls behind or readers hold it off.
+const (
+	checkpointEvery       = 100 * time.Millisecond
+	writerCheckpointPages = 10000
+)
 
 type keyRef struct {
 	sid int64
@@ -124,7 +138,39 @@ func NewEventLog(ctx context.Context, db *DB) (*EventLog, error) {
 		l.closeStmts()
 		return nil, fmt.Errorf("sqlite: prepare event log statements: %w", err)
 	}
+	// The writer pool holds one connection that is never recycled, so the
+	// setting stays for the store's life.
+	if _, err := db.W.ExecContext(ctx, fmt.Sprintf(`PRAGMA wal_autocheckpoint = %d`, writerCheckpointPages)); err != nil {
+		l.closeStmts()
+		return nil, fmt.Errorf("sqlite: event log checkpoint setting: %w", err)
+	}
+	l.appended = make(chan struct{}, 1)
+	l.stop, l.stopped = make(chan struct{}), make(chan struct{})
+	go l.checkpointLoop()
 	return l, nil
+}
+
+// checkpointLoop runs passive checkpoints on a reader connection after
+// appends, at most every checkpointEvery. A passive checkpoint never blocks
+// the writer, so it runs on another core while commits go on.
+func (l *EventLog) checkpointLoop() {
+	defer close(l.stopped)
+	t := time.NewTicker(checkpointEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-l.stop:
+			return
+		case <-l.appended:
+		}
+		select {
+		case <-l.stop:
+			return
+		case <-t.C:
+		}
+		// On failure the writer's own checkpoints still bound the WAL.
+		_, _ = l.db.R.Exec(`PRAGMA wal_checkpoint(PASSIVE)`)
+	}
 }
 
 func insertEventsSQL(rows int) string {
@@ -145,6 +191,8 @@ func (l *EventLog) DB() *DB { return l.db }
 // Close releases the prepared statements and, if the store was made by
 // OpenEventLog, closes the database. The store must not be used afterwards.
 func (l *EventLog) Close() error {
+	close(l.stop)
+	<-l.stopped
 	err := l.closeStmts()
 	if l.owned {
 		err = errors.Join(err, l.db.Close())
@@ -186,6 +234,10 @@ func (l *EventLog) AppendBatch(ctx context.Context, items []eventlog.BatchItem) 
 	if err != nil {
 		p.Fail()
 		return fmt.Errorf("sqlite: append to event log: %w", err)
+	}
+	select {
+	case l.appended <- struct{}{}:
+	default:
 	}
 	return nil
 }
