@@ -9,13 +9,13 @@ import (
 )
 
 // BenchmarkEventLogAppend measures group-committed appends per second with
-// many concurrent appenders. The test server pgtest starts runs with
-// fsync=off; point PARLEY_TEST_POSTGRES_URL at a durable server to measure
-// one.
+// many concurrent appenders, spread over 64 streams or over 4. The server
+// pgtest starts runs with fsync=off and synchronous_commit=off; point
+// PARLEY_TEST_POSTGRES_URL at a durable server to measure one.
 func BenchmarkEventLogAppend(b *testing.B) {
-	for _, n := range []int{16, 256, 1024} {
-		b.Run(fmt.Sprintf("appenders=%d", n), func(b *testing.B) {
-			eventlogtest.BenchAppend(b, openEventLogAt(b, pgtest.NewDatabase(b)), n)
+	for _, c := range []struct{ appenders, streams int }{{16, 64}, {256, 64}, {1024, 64}, {256, 4}} {
+		b.Run(fmt.Sprintf("appenders=%d/streams=%d", c.appenders, c.streams), func(b *testing.B) {
+			eventlogtest.BenchAppend(b, openEventLogAt(b, pgtest.NewDatabase(b)), c.appenders, c.streams)
 		})
 	}
 }

@@ -39,7 +39,7 @@ type EventLog struct {
 
 	// Set-based statements take their rows as one JSON array parameter, so
 	// that a batch over many streams costs one statement, not one a stream.
-	heads_, keys_, keyEvents, newStream, setLast, newTimes, newKeys *sql.Stmt
+	headsStmt, keysStmt, keyEvents, newStream, setLast, newTimes, newKeys *sql.Stmt
 	// inserts[i] inserts insertSizes[i] events at once.
 	inserts []*sql.Stmt
 
@@ -112,9 +112,9 @@ func NewEventLog(ctx context.Context, db *DB) (*EventLog, error) {
 		s, err = c.PrepareContext(ctx, q)
 		return s
 	}
-	l.heads_ = prepare(db.W, `SELECT id, name, first_seq, last_seq FROM streams
+	l.headsStmt = prepare(db.W, `SELECT id, name, first_seq, last_seq FROM streams
 		WHERE name IN (SELECT value FROM json_each(?))`)
-	l.keys_ = prepare(db.W, `SELECT k.sid, k.key, k.first_seq, k.last_seq FROM json_each(?) AS j
+	l.keysStmt = prepare(db.W, `SELECT k.sid, k.key, k.first_seq, k.last_seq FROM json_each(?) AS j
 		JOIN event_keys AS k ON k.sid = j.value ->> 0 AND k.key = j.value ->> 1`)
 	l.keyEvents = prepare(db.W, selectEvents+`WHERE sid = ? AND seq BETWEEN ? AND ? ORDER BY seq`)
 	l.newStream = prepare(db.W, `INSERT INTO streams (name, first_seq, last_seq) VALUES (?, 1, ?)`)
@@ -202,7 +202,7 @@ func (l *EventLog) Close() error {
 
 func (l *EventLog) closeStmts() error {
 	var err error
-	for _, s := range append([]*sql.Stmt{l.heads_, l.keys_, l.keyEvents, l.newStream, l.setLast,
+	for _, s := range append([]*sql.Stmt{l.headsStmt, l.keysStmt, l.keyEvents, l.newStream, l.setLast,
 		l.newTimes, l.newKeys, l.read, l.readSince, l.bounds}, l.inserts...) {
 		if s != nil {
 			err = errors.Join(err, s.Close())
@@ -256,7 +256,7 @@ func (l *EventLog) readHeads(ctx context.Context, tx *sql.Tx, names []core.Strea
 	}
 	js = append(js, ']')
 	l.js = js
-	rows, err := tx.StmtContext(ctx, l.heads_).QueryContext(ctx, js)
+	rows, err := tx.StmtContext(ctx, l.headsStmt).QueryContext(ctx, js)
 	if err != nil {
 		return err
 	}
@@ -301,7 +301,7 @@ func (l *EventLog) readHeads(ctx context.Context, tx *sql.Tx, names []core.Strea
 	if n == 0 {
 		return nil
 	}
-	rows, err = tx.StmtContext(ctx, l.keys_).QueryContext(ctx, js)
+	rows, err = tx.StmtContext(ctx, l.keysStmt).QueryContext(ctx, js)
 	if err != nil {
 		return err
 	}

@@ -20,9 +20,9 @@ var benchData = json.RawMessage(`{"text":"a typical chat message of about eighty
 
 // BenchAppend measures appends through a group-committing eventlog.Log
 // over s: appenders goroutines each append one event at a time (AnySeq) to
-// one of 64 streams until b.N events are acknowledged. It reports events/s
-// and the mean number of appends per group commit.
-func BenchAppend(b *testing.B, s eventlog.Store, appenders int) {
+// one of nstreams streams until b.N events are acknowledged. It reports
+// events/s and the mean number of appends per group commit.
+func BenchAppend(b *testing.B, s eventlog.Store, appenders, nstreams int) {
 	var commits, requests int
 	l := eventlog.NewLog(s, eventlog.Options{OnCommit: func(r, _ int, _ time.Duration, err error) {
 		if err != nil {
@@ -31,7 +31,7 @@ func BenchAppend(b *testing.B, s eventlog.Store, appenders int) {
 		commits++
 		requests += r
 	}})
-	streams := make([]core.StreamID, 64)
+	streams := make([]core.StreamID, nstreams)
 	for i := range streams {
 		streams[i] = core.StreamID(fmt.Sprintf("room:bench%d", i))
 	}
