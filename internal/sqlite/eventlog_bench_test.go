@@ -11,7 +11,7 @@ import (
 // many concurrent appenders, spread over 64 streams (every stream a commit
 // touches costs it page writes) or over 4.
 func BenchmarkEventLogAppend(b *testing.B) {
-	for _, c := range []struct{ appenders, streams int }{{16, 64}, {256, 64}, {1024, 64}, {256, 4}} {
+	for _, c := range []struct{ appenders, streams int }{{16, 64}, {256, 64}, {1024, 64}, {256, 4}, {1024, 1024}} {
 		b.Run(fmt.Sprintf("appenders=%d/streams=%d", c.appenders, c.streams), func(b *testing.B) {
 			eventlogtest.BenchAppend(b, openEventLog(b), c.appenders, c.streams)
 		})
