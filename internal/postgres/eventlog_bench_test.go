@@ -13,7 +13,7 @@ import (
 // pgtest starts runs with fsync=off and synchronous_commit=off; point
 // PARLEY_TEST_POSTGRES_URL at a durable server to measure one.
 func BenchmarkEventLogAppend(b *testing.B) {
-	for _, c := range []struct{ appenders, streams int }{{16, 64}, {256, 64}, {1024, 64}, {256, 4}} {
+	for _, c := range []struct{ appenders, streams int }{{16, 64}, {256, 64}, {1024, 64}, {256, 4}, {1024, 1024}} {
 		b.Run(fmt.Sprintf("appenders=%d/streams=%d", c.appenders, c.streams), func(b *testing.B) {
 			eventlogtest.BenchAppend(b, openEventLogAt(b, pgtest.NewDatabase(b)), c.appenders, c.streams)
 		})

@@ -62,6 +62,8 @@ func Run(t *testing.T, open func(t *testing.T) eventlog.Store) {
 		{"FollowStopsOnCallbackError", testFollowStops},
 		{"CloseDrainsQueuedAppends", testCloseDrains},
 		{"OnCommitCountsEvents", testOnCommit},
+		{"FailedCommitFailsItsAppends", testFailedCommit},
+		{"TruncateWhileAppending", testTruncateWhileAppending},
 	}
 	for _, tc := range log {
 		t.Run("Log/"+tc.name, func(t *testing.T) { tc.fn(t, open(t)) })

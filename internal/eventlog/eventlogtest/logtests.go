@@ -616,3 +616,81 @@ func testOnCommit(t *testing.T, s eventlog.Store) {
 		t.Fatalf("OnCommit counted %d requests and %d events, want 22 and 40", requests, events)
 	}
 }
+
+// failOnce makes the first AppendBatch fail as a broken database would,
+// without touching the store.
+type failOnce struct {
+	eventlog.Store
+	once sync.Once
+}
+
+func (f *failOnce) AppendBatch(ctx context.Context, items []eventlog.BatchItem) error {
+	failed := false
+	f.once.Do(func() { failed = true })
+	if failed {
+		return errors.New("disk on fire")
+	}
+	return f.Store.AppendBatch(ctx, items)
+}
+
+func testFailedCommit(t *testing.T, s eventlog.Store) {
+	l := newLog(t, &failOnce{Store: s}, eventlog.Options{})
+	_, err := l.Append(testCtx(t), eventlog.AppendRequest{Stream: sA, Expected: 0, Events: drafts(1, 1)})
+	wantCode(t, err, errs.Unavailable)
+	if !strings.Contains(err.Error(), "disk on fire") {
+		t.Fatalf("error %q hides its cause", err)
+	}
+	wantBounds(t, s, sA, 0, 0)
+	res, err := l.Append(testCtx(t), eventlog.AppendRequest{Stream: sA, Expected: 0, Events: drafts(1, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantSeqs(t, res.Events, 1)
+}
+
+func testTruncateWhileAppending(t *testing.T, s eventlog.Store) {
+	l := newLog(t, s, eventlog.Options{})
+	ctx := testCtx(t)
+	const writers, per = 4, 100
+	var wg sync.WaitGroup
+	for g := 0; g < writers; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < per; i++ {
+				if _, err := l.Append(ctx, eventlog.AppendRequest{Stream: sA, Expected: eventlog.AnySeq, Events: drafts(1, i)}); err != nil {
+					t.Errorf("append: %v", err)
+					return
+				}
+			}
+		}()
+	}
+	done := make(chan struct{})
+	var cut uint64
+	go func() {
+		defer close(done)
+		for {
+			_, last, err := s.Bounds(ctx, sA)
+			if err != nil {
+				t.Errorf("bounds: %v", err)
+				return
+			}
+			if last >= writers*per {
+				return
+			}
+			if err := s.Truncate(ctx, sA, last/2); err != nil {
+				t.Errorf("truncate: %v", err)
+				return
+			}
+			cut = max(cut, last/2)
+		}
+	}()
+	wg.Wait()
+	<-done
+	if t.Failed() {
+		t.FailNow()
+	}
+	first := max(cut, 1)
+	wantBounds(t, s, sA, first, writers*per)
+	wantSeqs(t, readAll(t, s, sA), seqRange(first, writers*per)...)
+}
