@@ -49,6 +49,7 @@ type EventLog struct {
 	// background, so that commits do not do it themselves.
 	appended      chan struct{}
 	stop, stopped chan struct{}
+	closeOnce     sync.Once
 }
 
 // Checkpoints: the background checkpointer runs at most every
@@ -188,15 +189,20 @@ func insertEventsSQL(rows int) string {
 // DB returns the database the store uses.
 func (l *EventLog) DB() *DB { return l.db }
 
-// Close releases the prepared statements and, if the store was made by
-// OpenEventLog, closes the database. The store must not be used afterwards.
+// Close stops the background checkpointer, releases the prepared
+// statements and, if the store was made by OpenEventLog, closes the
+// database. Calls after the first return nil. The store must not be used
+// afterwards.
 func (l *EventLog) Close() error {
-	close(l.stop)
-	<-l.stopped
-	err := l.closeStmts()
-	if l.owned {
-		err = errors.Join(err, l.db.Close())
-	}
+	var err error
+	l.closeOnce.Do(func() {
+		close(l.stop)
+		<-l.stopped
+		err = l.closeStmts()
+		if l.owned {
+			err = errors.Join(err, l.db.Close())
+		}
+	})
 	return err
 }
 
@@ -256,7 +262,7 @@ func (l *EventLog) readHeads(ctx context.Context, tx *sql.Tx, names []core.Strea
 	}
 	js = append(js, ']')
 	l.js = js
-	rows, err := tx.StmtContext(ctx, l.headsStmt).QueryContext(ctx, js)
+	rows, err := tx.StmtContext(ctx, l.headsStmt).QueryContext(ctx, string(js))
 	if err != nil {
 		return err
 	}
@@ -301,7 +307,7 @@ func (l *EventLog) readHeads(ctx context.Context, tx *sql.Tx, names []core.Strea
 	if n == 0 {
 		return nil
 	}
-	rows, err = tx.StmtContext(ctx, l.keysStmt).QueryContext(ctx, js)
+	rows, err = tx.StmtContext(ctx, l.keysStmt).QueryContext(ctx, string(js))
 	if err != nil {
 		return err
 	}
@@ -349,7 +355,7 @@ func (l *EventLog) write(ctx context.Context, tx *sql.Tx) error {
 	js = append(js, ']')
 	l.js = js
 	if n > 0 {
-		if _, err := tx.StmtContext(ctx, l.setLast).ExecContext(ctx, js); err != nil {
+		if _, err := tx.StmtContext(ctx, l.setLast).ExecContext(ctx, string(js)); err != nil {
 			return err
 		}
 	}
@@ -385,7 +391,7 @@ func (l *EventLog) write(ctx context.Context, tx *sql.Tx) error {
 	js = append(js, ']')
 	l.js = js
 	if n > 0 {
-		if _, err := tx.StmtContext(ctx, l.newTimes).ExecContext(ctx, js); err != nil {
+		if _, err := tx.StmtContext(ctx, l.newTimes).ExecContext(ctx, string(js)); err != nil {
 			return err
 		}
 	}
@@ -412,7 +418,7 @@ func (l *EventLog) write(ctx context.Context, tx *sql.Tx) error {
 	js = append(js, ']')
 	l.js = js
 	if n > 0 {
-		if _, err := tx.StmtContext(ctx, l.newKeys).ExecContext(ctx, js); err != nil {
+		if _, err := tx.StmtContext(ctx, l.newKeys).ExecContext(ctx, string(js)); err != nil {
 			return err
 		}
 	}
