@@ -163,9 +163,9 @@ func (l *EventLog) appendOnce(ctx context.Context, p *eventlog.Plan, streams []c
 	defer tx.Rollback(context.WithoutCancel(ctx))
 
 	var keyNames, keyKeys []string
-	for _, ps := range keyedStreams(p) {
-		keyNames = append(keyNames, ps.name)
-		keyKeys = append(keyKeys, ps.key)
+	for _, k := range keyedPairs(p) {
+		keyNames = append(keyNames, k.name)
+		keyKeys = append(keyKeys, k.key)
 	}
 	b := &pgx.Batch{}
 	b.Queue(lockHeadsSQL, names)
@@ -215,9 +215,8 @@ func (l *EventLog) appendOnce(ctx context.Context, p *eventlog.Plan, streams []c
 	return tx.Commit(ctx)
 }
 
-// keyedStreams lists the (stream, key) pairs of the plan's valid keyed
-// items.
-func keyedStreams(p *eventlog.Plan) []nameKey {
+// keyedPairs lists the (stream, key) pairs of the plan's valid keyed items.
+func keyedPairs(p *eventlog.Plan) []nameKey {
 	var out []nameKey
 	for _, it := range p.Items() {
 		if it.Err == nil && it.Req.Key != "" {
