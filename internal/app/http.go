@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -87,6 +88,9 @@ func (m *Main) instrument(next *http.ServeMux) http.Handler {
 			pattern = "unmatched"
 		}
 		m.metrics.HTTPRequests.WithLabelValues(pattern, strconv.Itoa(sw.status/100)+"xx").Inc()
+		if (sw.status == http.StatusUnauthorized || sw.status == http.StatusTooManyRequests) && strings.HasPrefix(pattern, "POST /v1/auth/") {
+			m.metrics.AuthFailures.WithLabelValues("http_" + strconv.Itoa(sw.status)).Inc()
+		}
 		m.metrics.HTTPSeconds.WithLabelValues(pattern).Observe(time.Since(start).Seconds())
 	})
 }

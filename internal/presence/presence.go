@@ -129,7 +129,8 @@ func New(o Options) *Directory {
 
 // Start loads and watches the directory, and starts the writer.
 func (d *Directory) Start(ctx context.Context) error {
-	stop, err := d.o.KV.Watch(ctx, d.onEntry)
+	// The watch lives as long as the directory, not as long as ctx.
+	stop, err := d.o.KV.Watch(context.WithoutCancel(ctx), d.onEntry)
 	if err != nil {
 		return err
 	}
