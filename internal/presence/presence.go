@@ -167,6 +167,21 @@ func (d *Directory) Close() {
 	}
 }
 
+// Abandon stops the directory without deleting its entries, as a crash
+// would: other nodes see its users go offline when the entries expire.
+func (d *Directory) Abandon() {
+	select {
+	case <-d.stop:
+		return
+	default:
+		close(d.stop)
+	}
+	if d.stopWatch != nil {
+		d.stopWatch()
+	}
+	d.done.Wait()
+}
+
 func (d *Directory) key(u core.UserID) string { return string(u) + "." + string(d.o.Node) }
 
 // Connected records a new connection of user on this node.
