@@ -17,6 +17,9 @@ func (m *Main) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /v1/ws", m.gw)
 	httpapi.RegisterAuth(mux, m.auth, m.Config.HTTP.MaxBodyBytes, m.Config.HTTP.TrustProxy, m.Logger.With("component", "http"))
+	m.chatRoutes(mux)
+	m.roomsRoutes(mux)
+	m.mediaRoutes(mux)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteJSON(w, http.StatusOK, map[string]any{"status": "ok", "node": m.node, "version": m.Version})
 	})
