@@ -74,7 +74,8 @@ type Behavior interface {
 
 // Ticker is implemented by behaviours that act on time (aggregation ticks,
 // deadlines, grace periods). Tick is called every TickInterval while the
-// actor runs, and the actor stays resident while Busy reports true.
+// actor runs, with the host clock's time (so an injected clock moves
+// deadlines), and the actor stays resident while Busy reports true.
 type Ticker interface {
 	TickInterval() time.Duration
 	Tick(now time.Time) (Decision, bool)
@@ -124,8 +125,9 @@ type Options struct {
 
 // Host owns the actors of this node. It is safe for concurrent use.
 type Host struct {
-	opts   Options
-	kinds  map[string]Factory
+	opts      Options
+	kinds     map[string]Factory
+	observers map[string]Observer
 	mu     sync.Mutex
 	actors map[core.StreamID]*actor
 	closed bool
@@ -149,11 +151,24 @@ func NewHost(o Options) *Host {
 	if o.RecentKeys <= 0 {
 		o.RecentKeys = 4096
 	}
-	return &Host{opts: o, kinds: map[string]Factory{}, actors: map[core.StreamID]*actor{}}
+	return &Host{opts: o, kinds: map[string]Factory{}, observers: map[string]Observer{}, actors: map[core.StreamID]*actor{}}
 }
 
 // Register sets the behaviour factory of a stream kind.
 func (h *Host) Register(kind string, f Factory) { h.kinds[kind] = f }
+
+// Observer is told about the committed events of one stream, in sequence
+// order, right after they are published. It runs on the stream's actor
+// goroutine, so it must not block: a domain uses it to schedule work that
+// follows its events (read-model projections, background jobs).
+type Observer func(stream core.StreamID, evs []eventlog.Event)
+
+// Observe sets the observer of a stream kind. It must be called before the
+// first Do or Tell. Events of one stream reach the observer in sequence
+// order, each once per actor that committed it; a node that crashes between
+// a commit and its observer loses that call, so observers must tolerate
+// missed calls (for example by catching up from the log).
+func (h *Host) Observe(kind string, fn Observer) { h.observers[kind] = fn }
 
 // ErrClosed is returned by Do after Close.
 var ErrClosed = errs.E(errs.Unavailable, "actor host closed")
@@ -170,25 +185,10 @@ func (h *Host) Do(ctx context.Context, stream core.StreamID, cmd Command) (Resul
 		return Result{}, errs.E(errs.InvalidArgument, "idempotency key longer than %d bytes", eventlog.MaxKeyLen)
 	}
 	m := &msg{cmd: cmd, done: make(chan struct{})}
-	h.mu.Lock()
-	if h.closed {
-		h.mu.Unlock()
-		return Result{}, ErrClosed
+	a, err := h.actorFor(stream)
+	if err != nil {
+		return Result{}, err
 	}
-	a := h.actors[stream]
-	if a == nil {
-		f, ok := h.kinds[stream.Kind()]
-		if !ok {
-			h.mu.Unlock()
-			return Result{}, errs.E(errs.NotFound, "no stream kind %q", stream.Kind())
-		}
-		a = newActor(h, stream, f(stream))
-		h.actors[stream] = a
-		h.wg.Add(1)
-		go a.run()
-	}
-	a.inflight++
-	h.mu.Unlock()
 	select {
 	case a.mailbox <- m:
 	case <-ctx.Done():
@@ -204,6 +204,54 @@ func (h *Host) Do(ctx context.Context, stream core.StreamID, cmd Command) (Resul
 		// The command may still be applied; its key makes a retry safe.
 		return Result{}, ctx.Err()
 	}
+}
+
+// Tell queues cmd for the actor of stream, starting the actor if needed,
+// and returns without waiting for the outcome, which is dropped. Commands
+// told by one goroutine to one stream are decided in the order told, and
+// after those it sent earlier with Do. Tell blocks only while the actor's
+// mailbox is full, honouring ctx.
+func (h *Host) Tell(ctx context.Context, stream core.StreamID, cmd Command) error {
+	if err := stream.Validate(); err != nil {
+		return errs.Wrap(errs.InvalidArgument, err, "bad stream")
+	}
+	m := &msg{cmd: cmd, done: make(chan struct{})}
+	a, err := h.actorFor(stream)
+	if err != nil {
+		return err
+	}
+	select {
+	case a.mailbox <- m:
+		return nil
+	case <-ctx.Done():
+		h.mu.Lock()
+		a.inflight--
+		h.mu.Unlock()
+		return ctx.Err()
+	}
+}
+
+// actorFor returns the running actor of stream, starting it if needed, with
+// one more command counted in flight for it.
+func (h *Host) actorFor(stream core.StreamID) (*actor, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return nil, ErrClosed
+	}
+	a := h.actors[stream]
+	if a == nil {
+		f, ok := h.kinds[stream.Kind()]
+		if !ok {
+			return nil, errs.E(errs.NotFound, "no stream kind %q", stream.Kind())
+		}
+		a = newActor(h, stream, f(stream))
+		h.actors[stream] = a
+		h.wg.Add(1)
+		go a.run()
+	}
+	a.inflight++
+	return a, nil
 }
 
 // Inspect returns the state view of stream's actor, loading it if needed.

@@ -123,8 +123,10 @@ func (a *actor) run() {
 				}
 			}
 			idle.Reset(a.h.opts.IdleTimeout)
-		case now := <-tickC:
-			if d, ok := ticker.Tick(now); ok {
+		case <-tickC:
+			// The host's clock, not the ticker's, is "now", so that a test
+			// clock moves deadlines and the events' times agree.
+			if d, ok := ticker.Tick(a.h.opts.Clock.Now().UTC()); ok {
 				a.process(ctx, nil, &d)
 			}
 		case <-idle.C:
@@ -291,6 +293,9 @@ func (a *actor) process(ctx context.Context, batch []*msg, tick *Decision) {
 	}
 	if len(committed) > 0 {
 		a.h.opts.Publisher.PublishEvents(a.stream, committed)
+		if obs := a.h.observers[a.stream.Kind()]; obs != nil {
+			obs(a.stream, committed)
+		}
 	}
 	for _, it := range items {
 		if it.err != nil || (it.req >= 0 && (failures[it.req] != nil || results[it.req].Duplicate)) {
