@@ -467,8 +467,11 @@ func (c *conn) cleanup() {
 	c.subs = nil
 	registered := c.registered
 	c.mu.Unlock()
-	for _, sb := range subs {
+	for stream, sb := range subs {
 		sb.hub.leave(sb)
+		if fn := sb.hub.kind.Unsubscribed; fn != nil {
+			fn(c.user, c.id, stream)
+		}
 	}
 	if registered {
 		c.srv.unregister(c)

@@ -87,6 +87,15 @@ type Kind struct {
 	Snapshot func(ctx context.Context, user core.UserID, stream core.StreamID) (*protocol.Frame, error)
 	// Ephemeral kinds are never logged: no sequences, no resume.
 	Ephemeral bool
+	// Subscribed, if set, is told when a connection's subscription to a
+	// stream of this kind starts (subscribe, or a resume after a
+	// reconnection), and Unsubscribed when it ends (unsubscribe, the
+	// connection closed, or EndSubscriptions). For one connection and
+	// stream the calls alternate and come in order, from the goroutine that
+	// made the change; they must not block. A domain uses them to know who
+	// is watching (a room's participants).
+	Subscribed   func(user core.UserID, conn core.ConnID, stream core.StreamID)
+	Unsubscribed func(user core.UserID, conn core.ConnID, stream core.StreamID)
 }
 
 // Config holds the gateway's limits; see config.GatewayConfig.
@@ -358,6 +367,24 @@ func (s *Server) DeliverLocal(stream core.StreamID, f *protocol.Frame) {
 	if h != nil {
 		h.deliverEphemeral(f)
 	}
+}
+
+// EndSubscriptions ends the subscriptions of user's connections on this node
+// to stream, telling each connection with an unsubscribed frame carrying err
+// (for example after the user was removed from a room), and returns how many
+// it ended.
+func (s *Server) EndSubscriptions(user core.UserID, stream core.StreamID, err error) int {
+	s.mu.Lock()
+	list := append([]*conn(nil), s.byUser[user]...)
+	s.mu.Unlock()
+	n := 0
+	for _, c := range list {
+		if c.unsubscribe(stream) {
+			n++
+			c.send(protocol.MustEncode(protocol.Unsubscribed{Type: protocol.TypeUnsubscribed, Stream: stream, Error: protocol.ErrorOf(err)}))
+		}
+	}
+	return n
 }
 
 // RevokeSession closes every connection authenticated by the sign-in

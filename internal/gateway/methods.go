@@ -134,6 +134,9 @@ func (c *conn) subscribe(ctx context.Context, stream core.StreamID, after *uint6
 		h.leave(sb)
 		return 0, err
 	}
+	if kind.Subscribed != nil {
+		kind.Subscribed(c.user, c.id, stream)
+	}
 	if kind.Snapshot != nil {
 		f, err := kind.Snapshot(ctx, c.user, stream)
 		if err != nil {
@@ -146,14 +149,20 @@ func (c *conn) subscribe(ctx context.Context, stream core.StreamID, after *uint6
 	return seq, nil
 }
 
-func (c *conn) unsubscribe(stream core.StreamID) {
+// unsubscribe ends the connection's subscription to stream and reports
+// whether there was one.
+func (c *conn) unsubscribe(stream core.StreamID) bool {
 	c.mu.Lock()
 	sb, ok := c.subs[stream]
 	delete(c.subs, stream)
 	c.mu.Unlock()
 	if ok {
 		sb.hub.leave(sb)
+		if fn := sb.hub.kind.Unsubscribed; fn != nil {
+			fn(c.user, c.id, stream)
+		}
 	}
+	return ok
 }
 
 // heartbeatLoop pings every connection each interval, closes the ones that
