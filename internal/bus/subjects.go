@@ -32,11 +32,22 @@ func NodePush(n core.NodeID) string { return prefix + "node." + string(n) + ".pu
 // AuthRevoked carries revoked sign-in sessions to every node.
 const AuthRevoked = prefix + "auth.revoked"
 
+// Evict carries (stream, user) pairs whose subscriptions every node ends
+// (a user removed from a room).
+const Evict = prefix + "evict"
+
 // KV bucket names.
 const (
 	BucketPresence = "parley_presence"
 	BucketLastSeen = "parley_lastseen"
 	BucketLeases   = "parley_leases"
+	BucketRooms    = "parley_rooms" // live rooms' hot state, with per-key TTL
+)
+
+// Work queue names.
+const (
+	QueueRoomsAnalytics = "rooms_analytics" // one job per ended room: write its analytics
+	QueueRoomsHome      = "rooms_home"      // home timeline precomputation
 )
 
 // QueueSubject is the subject of work-queue name: parley.q.<name>.
