@@ -68,12 +68,18 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	r := &runner{o: &o, prog: newProgress(stderr, o.NoProgress), stderr: stderr}
 	sum, err := r.run(ctx)
 	if sum != nil {
+		b, _ := json.MarshalIndent(sum, "", "  ")
+		b = append(b, '\n')
 		if o.JSON {
-			enc := json.NewEncoder(stdout)
-			enc.SetIndent("", "  ")
-			_ = enc.Encode(sum)
+			_, _ = stdout.Write(b)
 		} else {
 			sum.print(stdout)
+		}
+		if o.JSONFile != "" {
+			if werr := os.WriteFile(o.JSONFile, b, 0o644); werr != nil {
+				fmt.Fprintf(stderr, "parley loadgen: %v\n", werr)
+				return exitFailed
+			}
 		}
 	}
 	if err != nil {

@@ -37,6 +37,7 @@ type Options struct {
 	MaxDuration       time.Duration
 	MaxErrors         int
 	JSON              bool
+	JSONFile          string
 	NoProgress        bool
 
 	worker bool // run as a worker of a parent loadgen process
@@ -84,6 +85,7 @@ func flagSet(o *Options, sources *string, stderr io.Writer) *flag.FlagSet {
 	fs.DurationVar(&o.MaxDuration, "max-duration", defaultMaxDuration, "hard cap on the whole run's time; everything stops by then")
 	fs.IntVar(&o.MaxErrors, "max-errors", 0, "errors tolerated (failed connections, disconnects, failed publishes) before the run counts as failed")
 	fs.BoolVar(&o.JSON, "json", false, "print the summary as one JSON object")
+	fs.StringVar(&o.JSONFile, "json-file", "", "also write the summary as JSON to this file")
 	fs.BoolVar(&o.NoProgress, "no-progress", false, "print no progress while running")
 	fs.BoolVar(&o.worker, "worker", false, "internal: run as a worker of a parent loadgen process")
 	return fs
