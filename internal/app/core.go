@@ -130,3 +130,11 @@ func (m *Main) topicPublish(ctx context.Context, c gateway.Caller, params json.R
 	}
 	return map[string]any{"stream": p.Stream, "seq": seq, "duplicate": res.Duplicate}, nil
 }
+
+// PushToUser delivers an event to every connection of user, on whichever
+// nodes they are connected. Delivery is at most once per connection and
+// only to connections open at the time; durable notifications belong in the
+// user's stream.
+func (m *Main) PushToUser(user core.UserID, event string, data json.RawMessage) {
+	m.push.Push(user, protocol.MustEncode(protocol.Push{Type: protocol.TypePush, Event: event, Time: m.Clock.Now().UTC(), Data: data}))
+}

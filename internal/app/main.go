@@ -346,6 +346,9 @@ func (m *Main) Gateway() *gateway.Server { return m.gw }
 // Auth returns the auth service.
 func (m *Main) Auth() *auth.Service { return m.auth }
 
+// Presence returns the session directory.
+func (m *Main) Presence() *presence.Directory { return m.dir }
+
 // Actors returns the actor host.
 func (m *Main) Actors() *actor.Host { return m.host }
 

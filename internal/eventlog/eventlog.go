@@ -73,6 +73,10 @@ type BatchItem struct {
 	Time   time.Time // the time to stamp on the request's events
 	Result AppendResult
 	Err    error
+
+	// validated records that Log.Append already ran Validate on Req, so
+	// that the store's Plan does not parse the request's JSON again.
+	validated bool
 }
 
 // Store is a durable event log. Implementations are safe for concurrent use.
@@ -84,16 +88,19 @@ type Store interface {
 	// errs.Conflict Err and writes nothing, without failing the others. A
 	// non-nil return means the transaction failed and nothing was written.
 	AppendBatch(ctx context.Context, items []BatchItem) error
-	// Read returns up to limit events of stream with Seq > after, in order.
+	// Read returns up to limit events of stream with Seq > after, in order
+	// (DefaultReadLimit events when limit <= 0).
 	Read(ctx context.Context, stream core.StreamID, after uint64, limit int) ([]Event, error)
 	// ReadSince returns up to limit events of stream with Time >= since, in
-	// sequence order.
+	// sequence order (DefaultReadLimit events when limit <= 0).
 	ReadSince(ctx context.Context, stream core.StreamID, since time.Time, limit int) ([]Event, error)
 	// Bounds returns the first and last sequence still stored for stream
-	// (0, 0 for a stream with no events). First is above 1 once older events
-	// were truncated; last never decreases.
+	// (0, 0 for a stream that never had events). First is above 1 once older
+	// events were truncated; last never decreases, so once Truncate removed
+	// every event first is last+1.
 	Bounds(ctx context.Context, stream core.StreamID) (first, last uint64, err error)
 	// Truncate deletes the events of stream with Seq < before. Sequences are
-	// never reused.
+	// never reused. An idempotency key is forgotten once all the events its
+	// append wrote are deleted.
 	Truncate(ctx context.Context, stream core.StreamID, before uint64) error
 }

@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/parleyhq/parley/internal/core"
 	"github.com/parleyhq/parley/internal/errs"
@@ -94,6 +96,10 @@ func NewLog(store Store, opts Options) *Log {
 	return l
 }
 
+// QueueLen returns the number of appends waiting for a group commit, not
+// counting those of the commit in progress. It is a gauge for metrics.
+func (l *Log) QueueLen() int { return len(l.queue) }
+
 // Store returns the underlying store.
 func (l *Log) Store() Store { return l.store }
 
@@ -111,6 +117,9 @@ func Validate(req *AppendRequest) error {
 	if len(req.Key) > MaxKeyLen {
 		return errs.E(errs.InvalidArgument, "idempotency key longer than %d bytes", MaxKeyLen)
 	}
+	if !validText(req.Key) {
+		return errs.E(errs.InvalidArgument, "idempotency key is not valid UTF-8 text")
+	}
 	if req.Expected < AnySeq {
 		return errs.E(errs.InvalidArgument, "expected sequence %d is invalid", req.Expected)
 	}
@@ -119,11 +128,21 @@ func Validate(req *AppendRequest) error {
 		if d.Type == "" || len(d.Type) > 64 {
 			return errs.E(errs.InvalidArgument, "event type must be 1-64 bytes")
 		}
+		if !validText(d.Type) || !validText(string(d.Actor)) {
+			return errs.E(errs.InvalidArgument, "event type and actor must be valid UTF-8 text")
+		}
 		if len(d.Data) > 0 && !json.Valid(d.Data) {
 			return errs.E(errs.InvalidArgument, "event data is not valid JSON")
 		}
 	}
 	return nil
+}
+
+// validText reports whether s can be stored as text by every adapter:
+// valid UTF-8 without NUL bytes (PostgreSQL rejects both, which would fail
+// the whole group commit rather than the one request).
+func validText(s string) bool {
+	return utf8.ValidString(s) && strings.IndexByte(s, 0) < 0
 }
 
 // Append appends req and returns the stored events once they are durable.
@@ -134,7 +153,7 @@ func (l *Log) Append(ctx context.Context, req AppendRequest) (AppendResult, erro
 		return AppendResult{}, err
 	}
 	c := callPool.Get().(*call)
-	c.item = BatchItem{Req: &req}
+	c.item = BatchItem{Req: &req, validated: true}
 	l.closeMu.RLock()
 	if l.closed {
 		l.closeMu.RUnlock()
