@@ -9,6 +9,8 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 )
@@ -46,6 +48,7 @@ func (s *localShard) progress() Progress     { return s.w.progress() }
 func (s *localShard) ready() <-chan struct{} { return s.w.done }
 
 func (s *localShard) finish(ctx context.Context, final uint64) (*Result, error) {
+	s.cancel() // stops connecting if the run was cut short
 	var r *Result
 	s.once.Do(func() { r = s.w.finish(ctx, final) })
 	if r == nil {
@@ -81,7 +84,14 @@ var workerCommand = func() (*exec.Cmd, error) {
 	if err != nil {
 		return nil, fmt.Errorf("loadgen: cannot find the parley executable for worker processes: %w", err)
 	}
-	return exec.Command(exe, "loadgen", "--worker"), nil
+	if strings.HasSuffix(exe, ".test") {
+		return nil, fmt.Errorf("loadgen: worker processes need the parley binary, not %s", filepath.Base(exe))
+	}
+	cmd := exec.Command(exe, "loadgen", "--worker")
+	// Workers stop when their parent closes their stdin, not on a
+	// terminal's interrupt: the parent collects what they measured first.
+	ownProcessGroup(cmd)
+	return cmd, nil
 }
 
 // procShard runs a worker process.
@@ -260,8 +270,10 @@ func runWorker(ctx context.Context, stdin io.Reader, stdout io.Writer) int {
 	}
 	ctx, cancel := context.WithTimeout(ctx, job.Deadline)
 	defer cancel()
+	dialCtx, stopDialing := context.WithCancel(ctx)
+	defer stopDialing()
 	w := newWorker(job)
-	go w.run(ctx)
+	go w.run(dialCtx)
 	cmds := make(chan workerCmd, 1)
 	go func() {
 		defer close(cmds)
@@ -289,16 +301,16 @@ func runWorker(ctx context.Context, stdin io.Reader, stdout io.Writer) int {
 			p := w.progress()
 			emit(workerMsg{Type: "progress", Progress: &p})
 		case c, ok := <-cmds:
+			stopDialing()
 			if ok && c.Cmd == "finish" {
 				r := w.finish(ctx, c.Final)
 				emit(workerMsg{Type: "result", Result: r})
 				return 0
 			}
-			cancel()
 			w.closeAll(w.connsSnapshot())
 			return 1
 		case <-ctx.Done():
-			emit(workerMsg{Type: "error", Error: "worker deadline passed"})
+			emit(workerMsg{Type: "error", Error: "worker stopped: " + context.Cause(ctx).Error()})
 			w.closeAll(w.connsSnapshot())
 			return 1
 		}

@@ -2,7 +2,10 @@
 
 package loadgen
 
-import "os"
+import (
+	"os"
+	"os/exec"
+)
 
 // isTerminal reports whether f is a character device, which is how a
 // terminal looks without asking the terminal driver.
@@ -13,3 +16,9 @@ func isTerminal(f *os.File) bool {
 
 // openFileLimit returns 0: unknown.
 func openFileLimit() int { return 0 }
+
+// selfRSS returns 0: unknown.
+func selfRSS() int64 { return 0 }
+
+// ownProcessGroup does nothing here.
+func ownProcessGroup(*exec.Cmd) {}

@@ -59,6 +59,9 @@ type Result struct {
 	Reconnects       int64 `json:"reconnects"`
 	// ConnectStart and ConnectEnd bound the connect phase; LastDelivery is
 	// when the last message arrived.
+	// RSS is the worker process's resident memory with every connection
+	// open.
+	RSS          int64             `json:"rss_bytes"`
 	ConnectStart time.Time         `json:"connect_start"`
 	ConnectEnd   time.Time         `json:"connect_end"`
 	LastDelivery time.Time         `json:"last_delivery,omitzero"`
@@ -381,6 +384,7 @@ func (w *worker) finish(ctx context.Context, final uint64) *Result {
 	w.mu.Lock()
 	r.ConnectStart, r.ConnectEnd = w.connectStart, w.connectEnd
 	w.mu.Unlock()
+	r.RSS = selfRSS()
 	w.closeAll(conns)
 	r.Errors, r.ErrorSamples = w.errs.snapshot()
 	return r
