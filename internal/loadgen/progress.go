@@ -53,15 +53,16 @@ func (p *progress) warnf(format string, args ...any) {
 }
 
 // update shows the state of the current phase; frac in [0, 1] fills the bar,
-// a negative frac shows none.
-func (p *progress) update(frac float64, text string) {
+// a negative frac shows none. Without a terminal, a line is printed every
+// few seconds, and always when final is set.
+func (p *progress) update(frac float64, text string, final bool) {
 	if p.off {
 		return
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if !p.tty {
-		if time.Since(p.lastPlain) < 2*time.Second {
+		if !final && time.Since(p.lastPlain) < 2*time.Second {
 			return
 		}
 		p.lastPlain = time.Now()

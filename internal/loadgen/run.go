@@ -115,11 +115,12 @@ func (r *runner) run(parent context.Context) (*Summary, error) {
 	var settled, end *ServerSample
 	var out Outcome
 	if ctx.Err() == nil {
+		r.prog.notef("letting the node settle for %s", o.Settle)
 		waitFor(ctx, o.Settle)
 		if settled, err = sc.sample(ctx); err != nil && base != nil {
 			r.prog.warnf("cannot read the node's metrics: %v", err)
 		}
-		out = r.drivePhase(ctx, scen, env, shards)
+		out = r.drivePhase(ctx, scen, env, plan, shards)
 		end, _ = sc.sample(ctx)
 	}
 	stopWatch()
@@ -246,9 +247,9 @@ func (r *runner) signUpUsers(ctx context.Context, n int) ([]client.Tokens, error
 		defer close(done)
 		tokens, err = r.accts.signUp(ctx, n)
 	}()
-	r.every(done, func() {
+	r.every(done, func(final bool) {
 		got := r.accts.done.Load() - start
-		r.prog.update(float64(got)/float64(n), fmt.Sprintf("accounts %d/%d", got, n))
+		r.prog.update(float64(got)/float64(n), fmt.Sprintf("accounts %d/%d", got, n), final)
 	})
 	r.prog.done()
 	if err != nil {
@@ -260,17 +261,18 @@ func (r *runner) signUpUsers(ctx context.Context, n int) ([]client.Tokens, error
 	return tokens, nil
 }
 
-// every calls f every progressEvery until done is closed, and once more.
-func (r *runner) every(done <-chan struct{}, f func()) {
+// every calls f every progressEvery until done is closed, and once more
+// with final set.
+func (r *runner) every(done <-chan struct{}, f func(final bool)) {
 	t := time.NewTicker(progressEvery)
 	defer t.Stop()
 	for {
 		select {
 		case <-done:
-			f()
+			f(true)
 			return
 		case <-t.C:
-			f()
+			f(false)
 		}
 	}
 }
@@ -325,21 +327,21 @@ func (r *runner) connectPhase(ctx context.Context, shards []shard) {
 		}
 	}()
 	rate := newRateMeter()
-	r.every(all, func() {
+	r.every(all, func(final bool) {
 		p := progressOf(shards)
 		r.prog.update(float64(p.Connected+p.Failed)/float64(max(1, p.Target)), fmt.Sprintf(
-			"connected %d/%d  failed %d  errors %d  %.0f conn/s", p.Connected, p.Target, p.Failed, p.Errors, rate.add(p.Connected)))
+			"connected %d/%d  failed %d  errors %d  %.0f conn/s", p.Connected, p.Target, p.Failed, p.Errors, rate.add(p.Connected)), final)
 	})
 	r.prog.done()
 }
 
 // drivePhase runs the scenario's traffic for --duration, showing progress.
-func (r *runner) drivePhase(ctx context.Context, scen Scenario, env *Env, shards []shard) Outcome {
+func (r *runner) drivePhase(ctx context.Context, scen Scenario, env *Env, plan Plan, shards []shard) Outcome {
 	o := r.o
-	if o.Scenario == "idle" {
+	if plan.Stream == "" {
 		r.prog.notef("holding %d connections for %s", o.Conns, o.Duration)
 	} else {
-		r.prog.notef("driving %s for %s", o.Scenario, o.Duration)
+		r.prog.notef("%s: sending to %d receivers of %s for %s", o.Scenario, o.Conns, plan.Stream, o.Duration)
 	}
 	var (
 		out Outcome
@@ -352,12 +354,16 @@ func (r *runner) drivePhase(ctx context.Context, scen Scenario, env *Env, shards
 	}()
 	start := time.Now()
 	rate := newRateMeter()
-	r.every(done, func() {
+	r.every(done, func(final bool) {
 		p := progressOf(shards)
 		left := max(0, o.Duration-time.Since(start)).Round(time.Second)
-		r.prog.update(min(1, float64(time.Since(start))/float64(max(o.Duration, 1))), fmt.Sprintf(
-			"sent %d  delivered %d  %.0f deliveries/s  connected %d  errors %d  %s left",
-			env.Sent.Load(), p.Deliveries, rate.add(p.Deliveries), p.Connected, p.Errors, left))
+		frac := min(1, float64(time.Since(start))/float64(max(o.Duration, 1)))
+		if plan.Stream == "" {
+			r.prog.update(frac, fmt.Sprintf("connected %d  errors %d  %s left", p.Connected, p.Errors, left), final)
+			return
+		}
+		r.prog.update(frac, fmt.Sprintf("sent %d  delivered %d  %.0f deliveries/s  connected %d  errors %d  %s left",
+			env.Sent.Load(), p.Deliveries, rate.add(p.Deliveries), p.Connected, p.Errors, left), final)
 	})
 	r.prog.done()
 	if err != nil {
@@ -401,6 +407,7 @@ func (r *runner) aggregate(sum *Summary, results []*Result, out Outcome, plan Pl
 		c.Target += res.Target
 		c.OK += res.Connected
 		c.Failed += res.Failed
+		sum.LoadgenRSS += res.RSS
 		if res.Connect != nil {
 			connect.Merge(res.Connect)
 		}

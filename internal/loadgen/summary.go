@@ -21,10 +21,13 @@ type Summary struct {
 	ConnsPerUser int      `json:"conns_per_user"`
 	DurationS    float64  `json:"duration_s"`
 
-	Connections ConnSummary      `json:"connections"`
-	Delivery    *DeliverySummary `json:"delivery,omitempty"`
-	Checks      Checks           `json:"checks"`
-	Server      *ServerSummary   `json:"server,omitempty"`
+	Connections ConnSummary `json:"connections"`
+	// LoadgenRSS is the resident memory of the load generator's processes
+	// holding the connections, summed.
+	LoadgenRSS int64            `json:"loadgen_rss_bytes"`
+	Delivery   *DeliverySummary `json:"delivery,omitempty"`
+	Checks     Checks           `json:"checks"`
+	Server     *ServerSummary   `json:"server,omitempty"`
 
 	Errors       map[string]int64  `json:"errors"`
 	ErrorSamples map[string]string `json:"error_samples,omitempty"`
@@ -94,15 +97,15 @@ type ServerSummary struct {
 	// divide by it.
 	AddedConnections int64 `json:"added_connections"`
 	// RSSPerConn is the growth of the node's resident memory from the
-	// baseline to the settled sample, per added connection. Memory the
-	// node used to hash the accounts' passwords is freed but stays
-	// resident and is reused by the connections, so the figure is an
-	// upper bound, close when the connections need much more memory than
-	// the sign-ups did (SignupRSS). RSSPerConnLow, the growth from after
-	// the sign-ups, is a lower bound.
-	RSSPerConn    float64 `json:"rss_per_conn_bytes"`
-	RSSPerConnLow float64 `json:"rss_per_conn_low_bytes"`
-	// StackPerConn is the growth of goroutine stacks per added connection.
+	// baseline (before the accounts were created) to the settled sample,
+	// per added connection. Hashing the accounts' passwords grows the
+	// node's memory for a while (SignupRSS); the runtime collects and
+	// returns it, or reuses it for the connections, while they connect.
+	RSSPerConn float64 `json:"rss_per_conn_bytes"`
+	// HeapPerConn and StackPerConn are the growth of the Go heap in use
+	// and of goroutine stacks per added connection. The heap figure
+	// includes garbage not collected yet; the stack figure is exact.
+	HeapPerConn  float64 `json:"heap_per_conn_bytes"`
 	StackPerConn float64 `json:"stack_per_conn_bytes"`
 	// SignupRSS is how much the node's resident memory grew while the
 	// accounts were created.
@@ -137,10 +140,8 @@ func serverSummary(base, before, settled, end *ServerSample, sc *scraper, connec
 		}
 		if n > 0 {
 			s.RSSPerConn = math.Round(float64(settled.RSS-base.RSS) / float64(n))
+			s.HeapPerConn = math.Round(float64(settled.HeapInuse-base.HeapInuse) / float64(n))
 			s.StackPerConn = math.Round(float64(settled.StackInuse-base.StackInuse) / float64(n))
-			if before != nil {
-				s.RSSPerConnLow = math.Round(float64(settled.RSS-before.RSS) / float64(n))
-			}
 		}
 	}
 	return s
@@ -157,7 +158,7 @@ func (s *Summary) judge(maxErrors int, errTotal int64) {
 		f = append(f, fmt.Sprintf("duplicates: %d seen by receivers, %d dropped by the client library", c.Duplicates, c.ClientDuplicates))
 	}
 	if c.Lost > 0 {
-		f = append(f, fmt.Sprintf("%d messages lost (%d receivers did not get the last one)", c.Lost, c.Behind))
+		f = append(f, fmt.Sprintf("%d messages not delivered within --drain-timeout (%d receivers did not get the last one)", c.Lost, c.Behind))
 	}
 	if errTotal > int64(maxErrors) {
 		f = append(f, fmt.Sprintf("%d errors, more than --max-errors %d", errTotal, maxErrors))
@@ -178,6 +179,9 @@ func (s *Summary) print(w io.Writer) {
 	row("connections", "%d ok, %d failed of %d", c.OK, c.Failed, c.Target)
 	row("connect rate", "%.0f/s over %.2fs", c.RatePerSecond, c.PhaseS)
 	row("connect latency", "p50 %s  p99 %s  max %s", fmtMS(c.Latency.P50), fmtMS(c.Latency.P99), fmtMS(c.Latency.Max))
+	if s.LoadgenRSS > 0 && c.OK > 0 {
+		row("loadgen memory", "rss %s, %s per connection", fmtBytes(s.LoadgenRSS), fmtBytes(s.LoadgenRSS/c.OK))
+	}
 	if d := s.Delivery; d != nil {
 		row("stream", "%s (last seq %d)", s.Stream, d.FinalSequence)
 		row("published", "%d in %.2fs", d.Published, d.PublishS)
@@ -199,8 +203,8 @@ func (s *Summary) print(w io.Writer) {
 		}
 		row("server peak", "rss %s  fds %d", fmtBytes(sv.PeakRSS), sv.PeakFDs)
 		if sv.Baseline != nil && sv.Settled != nil {
-			row("per connection", "rss %s (at least %s), goroutine stacks %s  (%d added connections; the sign-ups grew rss by %s)",
-				fmtBytes(int64(sv.RSSPerConn)), fmtBytes(int64(sv.RSSPerConnLow)), fmtBytes(int64(sv.StackPerConn)), sv.AddedConnections, fmtBytes(sv.SignupRSS))
+			row("per connection", "rss %s  go heap %s  stacks %s  (%d added connections; the sign-ups grew rss by %s)",
+				fmtBytes(int64(sv.RSSPerConn)), fmtBytes(int64(sv.HeapPerConn)), fmtBytes(int64(sv.StackPerConn)), sv.AddedConnections, fmtBytes(sv.SignupRSS))
 		}
 		if sv.Error != "" {
 			row("metrics error", "%s", sv.Error)
