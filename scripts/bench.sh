@@ -99,7 +99,7 @@ for s in "${SCENARIOS[@]}"; do
     run accept-rate --scenario idle --conns 10000 --procs 2 --rate 10000 --inflight 1024 --duration 2s --settle 2s ;;
   fanout-10k)
     # One topic, 10,000 subscribers, 20 events/s for a minute.
-    run fanout-10k --scenario fanout --conns 10000 --procs 2 --rate 1000 --publishers 2 --publish-rate 20 --duration 60s --settle 5s ;;
+    run fanout-10k --scenario fanout --conns 10000 --procs 2 --rate 1000 --publishers 2 --publish-rate 20 --duration 60s --settle 5s --drain-timeout 2m ;;
   *)
     die "unknown scenario $s (known: idle-5k idle-19k accept-rate fanout-10k)" ;;
   esac
