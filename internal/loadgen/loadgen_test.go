@@ -114,6 +114,7 @@ func TestFanout(t *testing.T) {
 }
 
 func TestIdleMeasuresServerMemory(t *testing.T) {
+	t.Parallel()
 	m := startServer(t, nil)
 	s, code, stderr := runMain(t,
 		"--url", m.URL(), "--scenario", "idle", "--conns", "100", "--rate", "1000",
@@ -145,7 +146,23 @@ func TestIdleMeasuresServerMemory(t *testing.T) {
 	// hashes) for the connections.
 }
 
+// TestTokenRefresh holds connections longer than the access token lives:
+// each must refresh its token in time instead of being closed with
+// token_expired (which would count as a disconnect error).
+func TestTokenRefresh(t *testing.T) {
+	t.Parallel() // mostly waiting for tokens to age
+	m := startServer(t, func(c *config.Config) { c.Auth.AccessTTL = 10 * time.Second })
+	s, code, stderr := runMain(t,
+		"--url", m.URL(), "--scenario", "fanout", "--conns", "20", "--conns-per-user", "10",
+		"--sources", "127.0.0.2", "--publish-rate", "2", "--duration", "13s", "--settle", "0s")
+	checkClean(t, s, code, stderr, 20)
+	if d := s.Delivery; d == nil || d.Published < 20 || d.Total != 20*d.Published {
+		t.Fatalf("delivery %+v: want every message delivered to the 20 receivers", d)
+	}
+}
+
 func TestSignupRateLimitIsReported(t *testing.T) {
+	t.Parallel()
 	m := startServer(t, func(c *config.Config) { c.Auth.SignInPerIP = 3 })
 	s, code, stderr := runMain(t,
 		"--url", m.URL(), "--scenario", "idle", "--conns", "10", "--conns-per-user", "1",
@@ -231,6 +248,7 @@ func TestReceiverChecks(t *testing.T) {
 // worker processes against an in-process node: the parent must split the
 // connections and merge the workers' results.
 func TestWorkerProcesses(t *testing.T) {
+	t.Parallel()
 	m := startServer(t, nil)
 	bin := filepath.Join(t.TempDir(), "parley")
 	args := []string{"build", "-o", bin}
