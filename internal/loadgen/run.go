@@ -73,15 +73,6 @@ func (r *runner) run(parent context.Context) (*Summary, error) {
 	}
 	sum.Procs, sum.Users, sum.ConnsPerUser = procs, users, cpu
 
-	// The accounts the load connections use.
-	tokens, err := r.signUpUsers(ctx, users)
-	if err != nil {
-		return nil, err
-	}
-	for k := range jobs {
-		jobs[k].Users, tokens = tokens[:len(jobs[k].Users)], tokens[len(jobs[k].Users):]
-	}
-
 	env := &Env{Options: o, Owner: ownerSess, Limits: limits, Accounts: r.accts, APIs: r.apis, Errors: &r.errs}
 	scen := lookupScenario(o.Scenario)()
 	defer scen.Close()
@@ -90,6 +81,15 @@ func (r *runner) run(parent context.Context) (*Summary, error) {
 		return nil, fmt.Errorf("scenario %s: %w", o.Scenario, err)
 	}
 	sum.Stream = plan.Stream
+
+	// The accounts the load connections use.
+	tokens, err := r.signUpUsers(ctx, users)
+	if err != nil {
+		return nil, err
+	}
+	for k := range jobs {
+		jobs[k].Users, tokens = tokens[:len(jobs[k].Users)], tokens[len(jobs[k].Users):]
+	}
 	workerDeadline := o.MaxDuration - time.Since(began) + o.DrainTimeout + 30*time.Second
 	for k := range jobs {
 		jobs[k].Plan = plan
