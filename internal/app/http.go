@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -16,6 +17,9 @@ func (m *Main) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /v1/ws", m.gw)
 	httpapi.RegisterAuth(mux, m.auth, m.Config.HTTP.MaxBodyBytes, m.Config.HTTP.TrustProxy, m.Logger.With("component", "http"))
+	m.chatRoutes(mux)
+	m.roomsRoutes(mux)
+	m.mediaRoutes(mux)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteJSON(w, http.StatusOK, map[string]any{"status": "ok", "node": m.node, "version": m.Version})
 	})
@@ -87,6 +91,9 @@ func (m *Main) instrument(next *http.ServeMux) http.Handler {
 			pattern = "unmatched"
 		}
 		m.metrics.HTTPRequests.WithLabelValues(pattern, strconv.Itoa(sw.status/100)+"xx").Inc()
+		if (sw.status == http.StatusUnauthorized || sw.status == http.StatusTooManyRequests) && strings.HasPrefix(pattern, "POST /v1/auth/") {
+			m.metrics.AuthFailures.WithLabelValues("http_" + strconv.Itoa(sw.status)).Inc()
+		}
 		m.metrics.HTTPSeconds.WithLabelValues(pattern).Observe(time.Since(start).Seconds())
 	})
 }

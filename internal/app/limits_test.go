@@ -22,7 +22,7 @@ func TestLimitViolations(t *testing.T) {
 		c.Gateway.RateBurst = 20
 		c.Gateway.MaxConnsPerUser = 3
 		c.Gateway.AuthTimeout = 300 * time.Millisecond
-		c.Gateway.SendQueueFrames = 16
+		c.Gateway.SendQueueFrames = 64
 		c.Gateway.SendQueueBytes = 64 << 10
 		c.HTTP.AllowedOrigins = []string{"https://chat.example.com"}
 	}))
@@ -85,8 +85,7 @@ func TestLimitViolations(t *testing.T) {
 	t.Run("rate limit", func(t *testing.T) {
 		r := dialRaw(t, n.URL(), nil)
 		r.auth(tok)
-		for i := 0; i < 60; i++ {
-			r.send(map[string]any{"type": "ping"})
+		for i := 0; i < 60 && r.trySend(map[string]any{"type": "ping"}); i++ {
 		}
 		r.expectClose("rate_limited", 4430)
 		publish()
@@ -117,7 +116,7 @@ func TestLimitViolations(t *testing.T) {
 			if i > 5000 {
 				t.Fatal("send queue never overflowed")
 			}
-			apptest.Request(t, pub, "topic.publish", map[string]any{"stream": "topic:flood", "data": big}, nil)
+			n.PublishTopic(t, "topic:flood", big)
 		}
 		frames := r.expectClose("slow_consumer", 4431)
 		if len(frames) == 0 {

@@ -250,6 +250,15 @@ func (m *Main) startGateway(ctx context.Context) error {
 		Logger:    m.Logger.With("component", "actors"),
 	})
 	m.registerCore()
+	if err := m.startChat(ctx); err != nil {
+		return err
+	}
+	if err := m.startRooms(ctx); err != nil {
+		return err
+	}
+	if err := m.startMedia(ctx); err != nil {
+		return err
+	}
 
 	// Revocations (logout, refresh-token reuse) reach every node's token
 	// check and live connections.

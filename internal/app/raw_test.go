@@ -49,6 +49,14 @@ func (r *raw) sendFrame(op ws.OpCode, payload []byte) {
 	}
 }
 
+// trySend writes v and reports whether the write succeeded (the server may
+// already have closed the connection).
+func (r *raw) trySend(v any) bool {
+	b, _ := json.Marshal(v)
+	_ = r.nc.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	return ws.WriteFrame(r.nc, ws.MaskFrameInPlace(ws.NewFrame(ws.OpText, true, b))) == nil
+}
+
 func (r *raw) send(v any) {
 	r.t.Helper()
 	b, err := json.Marshal(v)

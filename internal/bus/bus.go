@@ -155,7 +155,6 @@ func (b *Bus) ClientURL() string {
 // Embedded reports whether the bus runs its own server.
 func (b *Bus) Embedded() bool { return b.srv != nil }
 
-
 // Ping checks that the server answers a round trip. A ctx without a
 // deadline gets flushTimeout.
 func (b *Bus) Ping(ctx context.Context) error {

@@ -28,6 +28,9 @@ type Config struct {
 	Gateway  GatewayConfig  `json:"gateway"`
 	Presence PresenceConfig `json:"presence"`
 	Topics   TopicsConfig   `json:"topics"`
+	Chat     ChatConfig     `json:"chat"`
+	Rooms    RoomsConfig    `json:"rooms"`
+	Media    MediaConfig    `json:"media"`
 }
 
 // NodeConfig identifies this process in a deployment.
@@ -158,6 +161,9 @@ func Default() Config {
 		},
 		Presence: PresenceConfig{TTL: 75 * time.Second},
 		Topics:   TopicsConfig{Enabled: true},
+		Chat:     defaultChat(),
+		Rooms:    defaultRooms(),
+		Media:    defaultMedia(),
 	}
 }
 
@@ -237,7 +243,13 @@ func (c *Config) Validate() error {
 	if c.Presence.TTL < time.Second {
 		return bad("presence.ttl", "must be at least 1s")
 	}
-	return nil
+	if err := c.Chat.validate(); err != nil {
+		return err
+	}
+	if err := c.Rooms.validate(); err != nil {
+		return err
+	}
+	return c.Media.validate()
 }
 
 func (a *AuthConfig) validate() error {

@@ -260,10 +260,11 @@ func (h *hub) deliverEphemeral(f *protocol.Frame) {
 func (h *hub) join(ctx context.Context, sb *sub, after *uint64) (uint64, error) {
 	h.mu.Lock()
 	if after == nil || h.kind.Ephemeral {
-		sb.last = h.last
+		pos := h.last
+		sb.last = pos
 		h.addLocked(sb)
 		h.mu.Unlock()
-		return sb.last, nil
+		return pos, nil
 	}
 	pos := *after
 	for {
@@ -296,10 +297,11 @@ func (h *hub) join(ctx context.Context, sb *sub, after *uint64) (uint64, error) 
 					sb.c.send(f)
 				}
 			}
-			sb.last = h.last
+			pos = h.last
+			sb.last = pos
 			h.addLocked(sb)
 			h.mu.Unlock()
-			return sb.last, nil
+			return pos, nil
 		}
 		target := h.last
 		h.mu.Unlock()

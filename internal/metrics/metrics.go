@@ -78,5 +78,14 @@ func New() *Metrics {
 		m.WorkQueueDepth, m.WorkQueueDead, m.PresenceOnline, m.HTTPRequests, m.HTTPSeconds} {
 		f(c)
 	}
+	// Known label values start at zero so dashboards and alerts see the
+	// series before the first failure.
+	for _, code := range []string{"unauthenticated", "token_invalid", "token_expired", "revoked", "auth_timeout",
+		"origin_forbidden", "http_401", "http_429"} {
+		m.AuthFailures.WithLabelValues(code)
+	}
+	for _, code := range []string{"slow_consumer", "rate_limited", "frame_too_large", "bad_frame", "heartbeat_timeout", "token_expired"} {
+		m.Closes.WithLabelValues(code)
+	}
 	return m
 }

@@ -129,7 +129,8 @@ func New(o Options) *Directory {
 
 // Start loads and watches the directory, and starts the writer.
 func (d *Directory) Start(ctx context.Context) error {
-	stop, err := d.o.KV.Watch(ctx, d.onEntry)
+	// The watch lives as long as the directory, not as long as ctx.
+	stop, err := d.o.KV.Watch(context.WithoutCancel(ctx), d.onEntry)
 	if err != nil {
 		return err
 	}
@@ -164,6 +165,21 @@ func (d *Directory) Close() {
 	for _, u := range users {
 		_ = d.o.KV.Delete(ctx, d.key(u))
 	}
+}
+
+// Abandon stops the directory without deleting its entries, as a crash
+// would: other nodes see its users go offline when the entries expire.
+func (d *Directory) Abandon() {
+	select {
+	case <-d.stop:
+		return
+	default:
+		close(d.stop)
+	}
+	if d.stopWatch != nil {
+		d.stopWatch()
+	}
+	d.done.Wait()
 }
 
 func (d *Directory) key(u core.UserID) string { return string(u) + "." + string(d.o.Node) }

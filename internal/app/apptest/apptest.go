@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/parleyhq/parley/client"
+	"github.com/parleyhq/parley/internal/actor"
 	"github.com/parleyhq/parley/internal/app"
 	"github.com/parleyhq/parley/internal/auth/authtest"
 	"github.com/parleyhq/parley/internal/config"
@@ -221,6 +222,20 @@ func Data(t testing.TB, ev client.Event, v any) {
 	if err := json.Unmarshal(ev.Data, v); err != nil {
 		t.Fatalf("event %s data: %v", ev.Type, err)
 	}
+}
+
+// PublishTopic publishes data on a topic from inside the node, without a
+// connection and its rate limit.
+func (n *Node) PublishTopic(t testing.TB, stream string, data any) uint64 {
+	t.Helper()
+	b, _ := json.Marshal(map[string]any{"data": data})
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	res, err := n.Actors().Do(ctx, core.StreamID(stream), actor.Command{Name: "publish", Actor: "u_test", Data: b})
+	if err != nil {
+		t.Fatalf("publish on %s: %v", stream, err)
+	}
+	return res.Events[len(res.Events)-1].Seq
 }
 
 // Publish publishes n messages on topic stream through c and returns the
