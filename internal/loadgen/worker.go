@@ -105,6 +105,7 @@ type loadConn struct {
 	dups     atomic.Int64
 	lastAt   atomic.Int64 // unix nanos of the last delivery
 	connects atomic.Int32
+	dropped  atomic.Bool // closed by the worker after a failed setup
 }
 
 func newWorker(job Job) *worker {
@@ -227,6 +228,7 @@ func (w *worker) dial(ctx context.Context, i int) {
 func (w *worker) fail(lc *loadConn, phase string, err error) {
 	w.failed.Add(1)
 	w.errs.add(phase, err)
+	lc.dropped.Store(true)
 	_ = lc.c.Close()
 }
 
@@ -238,7 +240,7 @@ func (lc *loadConn) onState(up bool, err error) {
 		}
 		return
 	}
-	if !lc.w.closing.Load() && err != nil {
+	if !lc.w.closing.Load() && !lc.dropped.Load() && err != nil {
 		lc.w.errs.add("disconnect", err)
 	}
 }
