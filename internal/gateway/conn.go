@@ -133,6 +133,12 @@ func (c *conn) serveBlocking() {
 // poller, which calls readOnce again when the next bytes arrive. Between
 // messages the connection holds no goroutine.
 func (c *conn) readOnce() {
+	// The previous reader re-armed the socket while holding pollMu, and the
+	// kernel only then let the poller start this one. Taking the lock makes
+	// that order visible to Go: everything the previous reader wrote (the
+	// token bucket, authed) happens before this reader runs.
+	c.pollMu.Lock()
+	c.pollMu.Unlock()
 	timeout := c.srv.cfg.HeartbeatInterval
 	if !c.authed {
 		timeout = c.srv.cfg.AuthTimeout
