@@ -223,6 +223,7 @@ func (m *Main) startGateway(ctx context.Context) error {
 			MaxSubscriptions:  gcfg.MaxSubscriptions,
 			ResumeMaxEvents:   gcfg.ResumeMaxEvents,
 			RecentEvents:      gcfg.RecentEvents,
+			Netpoll:           gcfg.Netpoll,
 			AllowedOrigins:    cfg.HTTP.AllowedOrigins,
 			TrustProxy:        cfg.HTTP.TrustProxy,
 		},

@@ -106,6 +106,7 @@ type GatewayConfig struct {
 	MaxSubscriptions  int           `json:"max_subscriptions" help:"most streams one connection may subscribe to"`
 	ResumeMaxEvents   int           `json:"resume_max_events" help:"most missed events replayed per stream on resume; a larger gap gets a reset"`
 	RecentEvents      int           `json:"recent_events" help:"events kept in memory per watched stream to serve resumes without reading the log"`
+	Netpoll           bool          `json:"netpoll" help:"watch idle connections with epoll instead of one goroutine each (Linux)"`
 }
 
 // PresenceConfig configures the session directory.
@@ -158,6 +159,7 @@ func Default() Config {
 			MaxSubscriptions:  1000,
 			ResumeMaxEvents:   5000,
 			RecentEvents:      256,
+			Netpoll:           true,
 		},
 		Presence: PresenceConfig{TTL: 75 * time.Second},
 		Topics:   TopicsConfig{Enabled: true},
