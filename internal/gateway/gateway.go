@@ -90,10 +90,12 @@ type Kind struct {
 	// Subscribed, if set, is told when a connection's subscription to a
 	// stream of this kind starts (subscribe, or a resume after a
 	// reconnection), and Unsubscribed when it ends (unsubscribe, the
-	// connection closed, or EndSubscriptions). For one connection and
-	// stream the calls alternate and come in order, from the goroutine that
-	// made the change; they must not block. A domain uses them to know who
-	// is watching (a room's participants).
+	// connection closed, or EndSubscriptions). They must not block. For
+	// one connection and stream the last call made is always the right
+	// one: when a connection closes while it subscribes, Unsubscribed may
+	// come twice (once possibly before Subscribed), so it must be
+	// idempotent. A domain uses them to know who is watching (a room's
+	// participants).
 	Subscribed   func(user core.UserID, conn core.ConnID, stream core.StreamID)
 	Unsubscribed func(user core.UserID, conn core.ConnID, stream core.StreamID)
 }

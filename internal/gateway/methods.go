@@ -149,6 +149,14 @@ func (c *conn) subscribe(ctx context.Context, stream core.StreamID, after *uint6
 	}
 	if kind.Subscribed != nil {
 		kind.Subscribed(c.user, c.id, stream)
+		// A close racing with this subscribe may have told Unsubscribed
+		// before Subscribed: tell it again so that the last word is right.
+		c.mu.Lock()
+		dead = c.dead
+		c.mu.Unlock()
+		if dead && kind.Unsubscribed != nil {
+			kind.Unsubscribed(c.user, c.id, stream)
+		}
 	}
 	if kind.Snapshot != nil {
 		f, err := kind.Snapshot(ctx, c.user, stream)
