@@ -128,10 +128,10 @@ type Host struct {
 	opts      Options
 	kinds     map[string]Factory
 	observers map[string]Observer
-	mu     sync.Mutex
-	actors map[core.StreamID]*actor
-	closed bool
-	wg     sync.WaitGroup
+	mu        sync.Mutex
+	actors    map[core.StreamID]*actor
+	closed    bool
+	wg        sync.WaitGroup
 }
 
 // NewHost returns a Host. Register kinds before the first Do.

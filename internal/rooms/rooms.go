@@ -149,26 +149,26 @@ type Limits struct {
 	HotStateTTL        time.Duration
 	MaxScheduleAhead   time.Duration
 
-	MaxTitle       int
-	MaxDescription int
-	MaxTopics      int
-	MaxTopic       int
+	MaxTitle        int
+	MaxDescription  int
+	MaxTopics       int
+	MaxTopic        int
 	MaxParticipants int
 	MaxStage        int
 	MaxGuests       int
 
-	MaxComment      int
-	MaxCommentMeta  int
-	CommentRate     float64 // comments per second per user (token bucket refill)
-	CommentBurst    int
-	MaxSlowMode     time.Duration
-	RecentComments  int
-	Reactions       []string
-	ReactionRate    float64 // reactions per second per user
-	ReactionBurst   int
+	MaxComment       int
+	MaxCommentMeta   int
+	CommentRate      float64 // comments per second per user (token bucket refill)
+	CommentBurst     int
+	MaxSlowMode      time.Duration
+	RecentComments   int
+	Reactions        []string
+	ReactionRate     float64 // reactions per second per user
+	ReactionBurst    int
 	MaxReactionBatch int
-	HandRate        float64 // hand raises or lowers per second per user
-	HandBurst       int
+	HandRate         float64 // hand raises or lowers per second per user
+	HandBurst        int
 
 	MaxPollQuestion int
 	MaxPollOption   int
@@ -176,8 +176,8 @@ type Limits struct {
 	MaxPollDuration time.Duration
 	MaxOpenPolls    int
 
-	MaxReason  int
-	PageLimit  int
+	MaxReason int
+	PageLimit int
 }
 
 // DefaultLimits returns the limits used when nothing is configured.
