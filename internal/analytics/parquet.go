@@ -81,9 +81,10 @@ type EventRow struct {
 // written twice at once ends with one of two identical files).
 type Sink struct {
 	Dir string
-	// beforeSummary, if set, runs after the events file is in place and
-	// before the summary is written (tests stop a worker there).
-	beforeSummary func()
+	// BeforeSummary, if set, runs after the events file is in place and
+	// before the summary is written (fault-injection tests stop a worker
+	// there).
+	BeforeSummary func()
 }
 
 var _ rooms.Sink = (*Sink)(nil)
@@ -118,8 +119,8 @@ func (s *Sink) WriteRoom(ctx context.Context, a *rooms.Archive) error {
 	if err := writeAtomic(ctx, evPath, evs); err != nil {
 		return err
 	}
-	if s.beforeSummary != nil {
-		s.beforeSummary()
+	if s.BeforeSummary != nil {
+		s.BeforeSummary()
 	}
 	return writeAtomic(ctx, sumPath, []SummaryRow{SummaryOf(&a.Summary)})
 }

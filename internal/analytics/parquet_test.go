@@ -67,12 +67,12 @@ func TestPartitionsAndLayout(t *testing.T) {
 func TestKilledWriterWritesOnce(t *testing.T) {
 	if dir := os.Getenv("PARLEY_ANALYTICS_CHILD"); dir != "" {
 		s := analytics.NewSink(dir)
-		s.SetBeforeSummary(func() {
+		s.BeforeSummary = func() {
 			// A half-written file of the next write, then stop for good.
 			_ = os.WriteFile(filepath.Join(dir, "room_summaries", analytics.Partition(roomstest.Epoch), ".r_k.parquet.tmp-dead"), []byte("PAR1 partial"), 0o640)
 			_ = os.WriteFile(filepath.Join(dir, "ready"), nil, 0o640)
 			select {}
-		})
+		}
 		_ = s.WriteRoom(context.Background(), roomstest.ArchiveOf("r_k", 500, roomstest.Epoch))
 		os.Exit(3)
 	}

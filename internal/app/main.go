@@ -65,6 +65,8 @@ type Main struct {
 	presenceRule PresenceRule
 	listener     net.Listener
 
+	rooms *roomsApp // the rooms domain's wiring (rooms.go); nil when disabled
+
 	stopProbes chan struct{}
 	probes     sync.WaitGroup
 	closeOnce  sync.Once

@@ -10,6 +10,7 @@ import (
 	"github.com/parleyhq/parley/internal/core"
 	"github.com/parleyhq/parley/internal/eventlog"
 	"github.com/parleyhq/parley/internal/postgres"
+	"github.com/parleyhq/parley/internal/rooms"
 	"github.com/parleyhq/parley/internal/sqlite"
 	"github.com/parleyhq/parley/internal/topics"
 )
@@ -18,7 +19,9 @@ import (
 // for replay.
 func behaviors() map[string]actor.Factory {
 	return map[string]actor.Factory{
-		topics.Kind: topics.New,
+		topics.Kind:   topics.New,
+		rooms.Kind:    rooms.NewFactory(rooms.DefaultLimits()),
+		rooms.ModKind: rooms.NewModLog,
 	}
 }
 

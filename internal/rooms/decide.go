@@ -53,6 +53,9 @@ const (
 	CmdDetach = "detach" // that subscription ended
 	CmdExpire = "expire" // wake the room so that an overdue expiry runs
 	CmdStage  = "stage"  // query: the stage
+	CmdView   = "view"   // query: may the caller see the room (subscribe)?
+	CmdWhois  = "whois"  // query: the caller's role
+	CmdHot    = "hot"    // query: the live state shared in the bus KV
 )
 
 // ClientCommands lists the commands clients may send, as protocol methods
@@ -186,6 +189,15 @@ func (c *call) run() (decision, error) {
 		return reply(b.snapshot(c.user, c.now)), nil
 	case CmdStage:
 		return reply(b.stageView(c.now, nil)), nil
+	case CmdView:
+		if err := c.allow(ActView); err != nil {
+			return decision{}, err
+		}
+		return reply(struct{}{}), nil
+	case CmdWhois:
+		return reply(b.authRole(c.user)), nil
+	case CmdHot:
+		return reply(b.hotView(c.now)), nil
 	case CmdExpire:
 		if b.status != Ended && !b.expiresAt.IsZero() && !c.now.Before(b.expiresAt) {
 			return b.endDecision(c.now, b.expiryReason()), nil

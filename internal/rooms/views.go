@@ -183,6 +183,25 @@ func (b *Behavior) summaryView(now time.Time, reason string) Summary {
 	return s
 }
 
+// Hot is a live room's state as the bus KV shares it with every node (for
+// example the media server, which lets unmuted stage members send audio).
+type Hot struct {
+	Room      RoomID        `json:"room"`
+	Status    Status        `json:"status"`
+	Title     string        `json:"title"`
+	Host      core.UserID   `json:"host"`
+	Seq       uint64        `json:"seq"`
+	Counts    Counts        `json:"counts"`
+	Stage     []StageMember `json:"stage"`
+	Settings  Settings      `json:"settings"`
+	ExpiresAt time.Time     `json:"expires_at"`
+}
+
+func (b *Behavior) hotView(now time.Time) Hot {
+	return Hot{Room: b.id, Status: b.status, Title: b.meta.Title, Host: b.meta.Host, Seq: b.lastSeq,
+		Counts: b.countsView(), Stage: b.stageView(now, nil), Settings: b.settings, ExpiresAt: b.expiresAt}
+}
+
 // State returns the room's state view (for replay and inspection).
 func (b *Behavior) State() any {
 	now := b.endedAt
