@@ -475,3 +475,29 @@ func (r *roomsApp) evict(room rooms.RoomID, user core.UserID, reason string) {
 }
 
 func (r *roomsApp) String() string { return fmt.Sprintf("rooms(%d cached)", len(r.meta)) }
+
+// RoomHotState returns a room's hot state as the bus KV holds it (every
+// node can read it; it is absent once the room ended or its TTL ran out).
+func (m *Main) RoomHotState(ctx context.Context, room rooms.RoomID) (rooms.Hot, bool, error) {
+	var h rooms.Hot
+	if m.rooms == nil {
+		return h, false, errs.E(errs.Unavailable, "rooms are disabled")
+	}
+	e, err := m.rooms.kv.Get(ctx, HotKey(room))
+	if errs.Is(err, errs.NotFound) {
+		return h, false, nil
+	}
+	if err != nil {
+		return h, false, err
+	}
+	return h, true, json.Unmarshal(e.Value, &h)
+}
+
+// RoomAnalyticsDir returns the directory of the Parquet analytics files,
+// or "" when the node writes analytics elsewhere or not at all.
+func (m *Main) RoomAnalyticsDir() string {
+	if m.rooms == nil {
+		return ""
+	}
+	return m.rooms.sinkDir
+}

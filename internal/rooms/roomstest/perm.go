@@ -50,6 +50,8 @@ type PermCase struct {
 	// Try does the action as the user holding role as, after preparing the
 	// room as other users if needed.
 	Try func(x Exec, as string) error
+	// Cleanup, if set, undoes what outlives the room (a host's block list).
+	Cleanup func(x Exec)
 }
 
 func do(x Exec, as, cmd string, in rooms.Input) error {
@@ -135,7 +137,9 @@ func PermCases() []PermCase {
 			return rooms.Input{User: x.User(Target), Muted: ptr(true), Locked: ptr(true)}
 		})},
 		{Action: rooms.ActKick, Try: simple(rooms.CmdKick, onTarget)},
-		{Action: rooms.ActBlock, Try: simple(rooms.CmdBlock, onTarget)},
+		{Action: rooms.ActBlock, Try: simple(rooms.CmdBlock, onTarget), Cleanup: func(x Exec) {
+			_, _, _ = x.Call(Host, rooms.CmdUnblock, rooms.Input{User: x.User(Target)})
+		}},
 		{Action: rooms.ActReport, Try: simple(rooms.CmdReport, func(x Exec) rooms.Input { return rooms.Input{User: x.User(Target), Reason: "spam"} })},
 		{Action: rooms.ActComment, Try: simple(rooms.CmdComment, func(Exec) rooms.Input { return rooms.Input{Text: "hello"} })},
 		{Action: rooms.ActCommentExempt, Try: func(x Exec, as string) error {
@@ -228,6 +232,9 @@ func WalkPermissions(t *testing.T, newRoom func(t *testing.T, scheduled bool) Ex
 					}
 				}
 				err := pc.Try(x, Label(role))
+				if pc.Cleanup != nil {
+					pc.Cleanup(x)
+				}
 				var pe *prepError
 				if errors.As(err, &pe) {
 					t.Fatalf("%s as %s: %v", pc.Action, role, err)
