@@ -170,14 +170,15 @@ func (m *Main) startRooms(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// The consumers outlive Run's context: they stop with the node.
 	if r.sink != nil {
-		stopA, err := r.analyticsQ.Consume(ctx, "rooms-analytics", cfg.AnalyticsConcurrency, r.analyticsJob)
+		stopA, err := r.analyticsQ.Consume(context.Background(), "rooms-analytics", cfg.AnalyticsConcurrency, r.analyticsJob)
 		if err != nil {
 			return err
 		}
 		m.closers = append(m.closers, func() error { stopA(); return nil })
 	}
-	stopH, err := r.homeQ.Consume(ctx, "rooms-home", cfg.HomeConcurrency, r.homeJob)
+	stopH, err := r.homeQ.Consume(context.Background(), "rooms-home", cfg.HomeConcurrency, r.homeJob)
 	if err != nil {
 		return err
 	}
