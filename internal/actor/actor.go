@@ -82,6 +82,15 @@ type Ticker interface {
 	Busy() bool
 }
 
+// Flusher is implemented by behaviours that hold accepted input not logged
+// yet (reactions counted until the next tick): when the host stops the
+// actor gracefully (Close), after the commands already received, it calls
+// Flush once and commits its decision, so that nothing acknowledged is
+// dropped by a clean shutdown.
+type Flusher interface {
+	Flush(now time.Time) (Decision, bool)
+}
+
 // Factory makes the behaviour of a new actor for stream.
 type Factory func(stream core.StreamID) Behavior
 

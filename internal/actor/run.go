@@ -144,6 +144,11 @@ func (a *actor) run() {
 				case m := <-a.mailbox:
 					a.process(ctx, []*msg{m}, nil)
 				default:
+					if f, ok := a.b.(Flusher); ok {
+						if d, ok := f.Flush(a.h.opts.Clock.Now().UTC()); ok {
+							a.process(ctx, nil, &d)
+						}
+					}
 					return
 				}
 			}

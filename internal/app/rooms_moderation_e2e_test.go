@@ -9,6 +9,7 @@ import (
 
 	"github.com/parleyhq/parley/client"
 	"github.com/parleyhq/parley/internal/app/apptest"
+	"github.com/parleyhq/parley/internal/config"
 	"github.com/parleyhq/parley/internal/rooms"
 )
 
@@ -147,5 +148,41 @@ func TestRoomOneVotePerPoll(t *testing.T) {
 	voters[0].fails(t, "closed", "poll.vote", map[string]any{"room": room, "poll": 1, "option": 0})
 	apptest.Wait(t, 5*time.Second, "the closed poll", func() bool {
 		return len(eventsOf[rooms.PollClosed](t, voters[1], room, rooms.EvPollClosed)) == 1
+	})
+}
+
+// TestRoomParticipantsFollowConnections: a participant counts while one of
+// their connections watches the room; when the last one closes they leave
+// after the reconnect grace, and the host leaving ends the room after the
+// host grace.
+func TestRoomParticipantsFollowConnections(t *testing.T) {
+	n := roomNode(t, apptest.WithConfig(func(c *config.Config) {
+		c.Rooms.ReconnectGrace = time.Second
+		c.Rooms.HostGrace = 2 * time.Second
+	}))
+	host := newMember(t, n, "Host")
+	room := host.createRoom(t, nil)
+	host.join(t, room)
+	lis := newMember(t, n, "Lis")
+	lis.join(t, room)
+	second := n.Dial(t, lis.User, nil) // a second tab of the same user
+	if _, err := second.Subscribe(ctx(t), string(room.Stream()), nil); err != nil {
+		t.Fatal(err)
+	}
+	total := func() int { return host.snapshot(t, room).Counts.Total }
+	apptest.Wait(t, 5*time.Second, "two participants", func() bool { return total() == 2 })
+	lis.c.Close()
+	time.Sleep(1500 * time.Millisecond) // past the grace: the second tab still watches
+	if got := total(); got != 2 {
+		t.Fatalf("%d participants while a tab still watches", got)
+	}
+	second.Close()
+	apptest.Wait(t, 5*time.Second, "the listener to leave", func() bool { return total() == 1 })
+	// The host's connection goes: the room ends after the host grace.
+	host.c.Close()
+	watcher := newMember(t, n, "Watcher")
+	apptest.Wait(t, 10*time.Second, "the room to end", func() bool {
+		s := watcher.snapshot(t, room)
+		return s.Status == rooms.Ended && s.EndReason == rooms.EndedHostLeft
 	})
 }

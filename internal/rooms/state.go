@@ -142,6 +142,7 @@ type voteBatch struct {
 var (
 	_ actor.Behavior = (*Behavior)(nil)
 	_ actor.Ticker   = (*Behavior)(nil)
+	_ actor.Flusher  = (*Behavior)(nil)
 )
 
 // NewFactory returns the actor factory of room streams under lim.

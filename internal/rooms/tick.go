@@ -72,6 +72,17 @@ func (b *Behavior) Tick(now time.Time) (actor.Decision, bool) {
 	return d, len(d.Events) > 0 || len(d.Ephemeral) > 0
 }
 
+// Flush logs everything accepted and not logged yet (joins and leaves,
+// interest, votes, reactions): the host calls it when it stops the actor
+// gracefully.
+func (b *Behavior) Flush(now time.Time) (actor.Decision, bool) {
+	if !b.created || b.status == Ended {
+		return actor.Decision{}, false
+	}
+	drafts := b.flushAll(now)
+	return actor.Decision{Events: drafts}, len(drafts) > 0
+}
+
 // flushOrdered returns the pending batches that other events depend on
 // (joins and leaves, interest, votes) as drafts, and empties them.
 func (b *Behavior) flushOrdered(now time.Time) []eventlog.Draft {
