@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"path/filepath"
 	"sync"
@@ -312,6 +313,22 @@ func (m *Main) listen() error {
 		}
 	}()
 	m.closers = append(m.closers, func() error { return m.httpSrv.Close() })
+	if cfg.HTTP.DebugAddr != "" {
+		dl, err := net.Listen("tcp", cfg.HTTP.DebugAddr)
+		if err != nil {
+			return fmt.Errorf("listen on %s: %w", cfg.HTTP.DebugAddr, err)
+		}
+		mux := http.NewServeMux()
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		ds := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		go func() { _ = ds.Serve(dl) }()
+		m.closers = append(m.closers, ds.Close)
+		m.Logger.Info("pprof listening", "addr", dl.Addr().String())
+	}
 	return nil
 }
 

@@ -47,6 +47,7 @@ type HTTPConfig struct {
 	MaxBodyBytes    int64         `json:"max_body_bytes" help:"largest JSON request body accepted by the HTTP API"`
 	ShutdownTimeout time.Duration `json:"shutdown_timeout" help:"how long a stopping node drains connections before it closes them"`
 	TrustProxy      bool          `json:"trust_proxy" help:"take the client IP from X-Forwarded-For (only behind a trusted proxy)"`
+	DebugAddr       string        `json:"debug_addr" help:"address of a separate listener serving Go's /debug/pprof (keep it on loopback); empty turns it off"`
 }
 
 // DatabaseConfig selects the store for the event log and the read models.
@@ -203,6 +204,11 @@ func (c *Config) Validate() error {
 		}
 		if u, err := url.Parse(o); err != nil || u.Scheme == "" || u.Host == "" || u.Path != "" {
 			return bad("http.allowed_origins", "%q is not an origin like https://chat.example.com", o)
+		}
+	}
+	if c.HTTP.DebugAddr != "" {
+		if _, _, err := net.SplitHostPort(c.HTTP.DebugAddr); err != nil {
+			return bad("http.debug_addr", "%q is not host:port", c.HTTP.DebugAddr)
 		}
 	}
 	if c.HTTP.MaxBodyBytes < 1024 {
