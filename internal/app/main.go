@@ -245,12 +245,29 @@ func (m *Main) startGateway(ctx context.Context) error {
 	})
 	m.gw.SetDirectory(m.dir)
 	m.push = &pusher{node: m.node, b: m.bus, gw: m.gw, dir: m.dir}
-	m.host = actor.NewHost(actor.Options{
+	hostOpts := actor.Options{
 		Log:       m.log,
 		Publisher: &publisher{b: m.bus, push: m.push, m: m.metrics},
 		Clock:     m.Clock,
 		Logger:    m.Logger.With("component", "actors"),
-	})
+		Node:      m.node,
+	}
+	if !m.bus.Embedded() {
+		// Several nodes may share this bus: each stream gets one owner.
+		lkv, err := m.bus.KV(ctx, bus.KVConfig{Name: bus.BucketLeases, Storage: bus.MemoryStorage, LimitMarkerTTL: time.Second})
+		if err != nil {
+			return err
+		}
+		hostOpts.Leases = leases{lkv}
+		hostOpts.Forwarder = forwarder{m.bus}
+		hostOpts.LeaseTTL = cfg.Cluster.LeaseTTL
+		sub, err := m.bus.Handle(bus.NodeCommands(m.node), m.serveForwarded)
+		if err != nil {
+			return err
+		}
+		m.closers = append(m.closers, sub.Unsubscribe)
+	}
+	m.host = actor.NewHost(hostOpts)
 	m.registerCore()
 	if err := m.startChat(ctx); err != nil {
 		return err
@@ -372,6 +389,9 @@ func (m *Main) Gateway() *gateway.Server { return m.gw }
 
 // Auth returns the auth service.
 func (m *Main) Auth() *auth.Service { return m.auth }
+
+// Bus returns the node's bus connection.
+func (m *Main) Bus() *bus.Bus { return m.bus }
 
 // Presence returns the session directory.
 func (m *Main) Presence() *presence.Directory { return m.dir }

@@ -27,6 +27,7 @@ type Config struct {
 	Auth     AuthConfig     `json:"auth"`
 	Gateway  GatewayConfig  `json:"gateway"`
 	Presence PresenceConfig `json:"presence"`
+	Cluster  ClusterConfig  `json:"cluster"`
 	Topics   TopicsConfig   `json:"topics"`
 	Chat     ChatConfig     `json:"chat"`
 	Rooms    RoomsConfig    `json:"rooms"`
@@ -115,6 +116,11 @@ type PresenceConfig struct {
 	TTL time.Duration `json:"ttl" help:"lifetime of a directory entry not renewed by its node (a crashed node's users go offline after it)"`
 }
 
+// ClusterConfig tunes nodes sharing an external NATS and PostgreSQL.
+type ClusterConfig struct {
+	LeaseTTL time.Duration `json:"lease_ttl" help:"how long a node owns a stream without renewing; a dead node's streams move to another node after it"`
+}
+
 // TopicsConfig configures topics: open publish/subscribe streams for
 // integrations, dashboards and load tests.
 type TopicsConfig struct {
@@ -163,6 +169,7 @@ func Default() Config {
 			Netpoll:           true,
 		},
 		Presence: PresenceConfig{TTL: 75 * time.Second},
+		Cluster:  ClusterConfig{LeaseTTL: 10 * time.Second},
 		Topics:   TopicsConfig{Enabled: true},
 		Chat:     defaultChat(),
 		Rooms:    defaultRooms(),
@@ -250,6 +257,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Presence.TTL < time.Second {
 		return bad("presence.ttl", "must be at least 1s")
+	}
+	if c.Cluster.LeaseTTL < 3*time.Second {
+		return bad("cluster.lease_ttl", "must be at least 3s")
 	}
 	if err := c.Chat.validate(); err != nil {
 		return err
