@@ -130,6 +130,17 @@ type Options struct {
 	// RecentKeys bounds the idempotency keys an actor remembers (default 4096);
 	// older retries are still caught by the log.
 	RecentKeys int
+	// Node is this node's id.
+	Node core.NodeID
+	// Leases, when set, makes streams owned by one node of a cluster at a
+	// time; Forwarder then carries commands to the owner. Without Leases
+	// (a single node), every actor runs here.
+	Leases    Leases
+	Forwarder Forwarder
+	// LeaseTTL is how long an owner keeps a stream without renewing, and so
+	// how long a dead owner's streams wait before another node takes them
+	// (default 10s).
+	LeaseTTL time.Duration
 }
 
 // Host owns the actors of this node. It is safe for concurrent use.
@@ -141,6 +152,7 @@ type Host struct {
 	actors    map[core.StreamID]*actor
 	closed    bool
 	wg        sync.WaitGroup
+	owners    owners
 }
 
 // NewHost returns a Host. Register kinds before the first Do.
@@ -160,6 +172,9 @@ func NewHost(o Options) *Host {
 	if o.RecentKeys <= 0 {
 		o.RecentKeys = 4096
 	}
+	if o.LeaseTTL <= 0 {
+		o.LeaseTTL = 10 * time.Second
+	}
 	return &Host{opts: o, kinds: map[string]Factory{}, observers: map[string]Observer{}, actors: map[core.StreamID]*actor{}}
 }
 
@@ -174,63 +189,34 @@ type Observer func(stream core.StreamID, evs []eventlog.Event)
 
 // Observe sets the observer of a stream kind. It must be called before the
 // first Do or Tell. Events of one stream reach the observer in sequence
-// order, each once per actor that committed it; a node that crashes between
-// a commit and its observer loses that call, so observers must tolerate
+// order, on the node that owns the stream; a node that crashes between a
+// commit and its observer loses that call, so observers must tolerate
 // missed calls (for example by catching up from the log).
 func (h *Host) Observe(kind string, fn Observer) { h.observers[kind] = fn }
 
-// ErrClosed is returned by Do after Close.
-var ErrClosed = errs.E(errs.Unavailable, "actor host closed")
-
-// Do runs cmd on the actor of stream, starting the actor if needed, and
-// waits for the outcome. Commands to one stream are decided in the order Do
-// was called for them (for calls that do not overlap in time) and their
-// events committed in that order.
-func (h *Host) Do(ctx context.Context, stream core.StreamID, cmd Command) (Result, error) {
-	if err := stream.Validate(); err != nil {
-		return Result{}, errs.Wrap(errs.InvalidArgument, err, "bad stream")
-	}
-	if len(cmd.Key) > eventlog.MaxKeyLen {
-		return Result{}, errs.E(errs.InvalidArgument, "idempotency key longer than %d bytes", eventlog.MaxKeyLen)
-	}
-	m := &msg{cmd: cmd, done: make(chan struct{})}
-	a, err := h.actorFor(stream)
-	if err != nil {
-		return Result{}, err
-	}
-	select {
-	case a.mailbox <- m:
-	case <-ctx.Done():
-		h.mu.Lock()
-		a.inflight--
-		h.mu.Unlock()
-		return Result{}, ctx.Err()
-	}
-	select {
-	case <-m.done:
-		return m.res, m.err
-	case <-ctx.Done():
-		// The command may still be applied; its key makes a retry safe.
-		return Result{}, ctx.Err()
-	}
-}
-
-// Tell queues cmd for the actor of stream, starting the actor if needed,
-// and returns without waiting for the outcome, which is dropped. Commands
-// told by one goroutine to one stream are decided in the order told, and
-// after those it sent earlier with Do. Tell blocks only while the actor's
-// mailbox is full, honouring ctx.
+// Tell queues cmd for the actor of stream and returns without waiting for
+// the outcome, which is dropped. Commands told by one goroutine to one
+// stream are decided in the order told, and after those it sent earlier
+// with Do. On a single node Tell only waits while the actor's mailbox is
+// full; with leases it waits until the owner (here or on another node)
+// took the command, which keeps the order.
 func (h *Host) Tell(ctx context.Context, stream core.StreamID, cmd Command) error {
-	if err := stream.Validate(); err != nil {
-		return errs.Wrap(errs.InvalidArgument, err, "bad stream")
+	if err := h.check(stream, &cmd); err != nil {
+		return err
 	}
-	m := &msg{cmd: cmd, done: make(chan struct{})}
+	if h.opts.Leases != nil {
+		_, err := h.route(ctx, stream, cmd)
+		if err != nil && errs.CodeOf(err) != errs.Unavailable && !errors.Is(err, context.DeadlineExceeded) {
+			return nil // the command ran and was refused: its outcome is dropped
+		}
+		return err
+	}
 	a, err := h.actorFor(stream)
 	if err != nil {
 		return err
 	}
 	select {
-	case a.mailbox <- m:
+	case a.mailbox <- &msg{cmd: cmd, done: make(chan struct{})}:
 		return nil
 	case <-ctx.Done():
 		h.mu.Lock()
@@ -240,7 +226,7 @@ func (h *Host) Tell(ctx context.Context, stream core.StreamID, cmd Command) erro
 	}
 }
 
-// actorFor returns the running actor of stream, starting it if needed, with
+// actorFor returns this node's actor of stream, starting it if needed, with
 // one more command counted in flight for it.
 func (h *Host) actorFor(stream core.StreamID) (*actor, error) {
 	h.mu.Lock()
@@ -261,6 +247,60 @@ func (h *Host) actorFor(stream core.StreamID) (*actor, error) {
 	}
 	a.inflight++
 	return a, nil
+}
+
+// ErrClosed is returned by Do after Close.
+var ErrClosed = errs.E(errs.Unavailable, "actor host closed")
+
+// Do runs cmd on the actor of stream, starting the actor if needed, and
+// waits for the outcome. Commands to one stream are decided in the order Do
+// was called for them (for calls that do not overlap in time) and their
+// events committed in that order. In a cluster the command runs on the node
+// that owns the stream.
+func (h *Host) Do(ctx context.Context, stream core.StreamID, cmd Command) (Result, error) {
+	if err := h.check(stream, &cmd); err != nil {
+		return Result{}, err
+	}
+	if h.opts.Leases == nil {
+		return h.local(ctx, stream, cmd)
+	}
+	return h.route(ctx, stream, cmd)
+}
+
+func (h *Host) check(stream core.StreamID, cmd *Command) error {
+	if err := stream.Validate(); err != nil {
+		return errs.Wrap(errs.InvalidArgument, err, "bad stream")
+	}
+	if len(cmd.Key) > eventlog.MaxKeyLen {
+		return errs.E(errs.InvalidArgument, "idempotency key longer than %d bytes", eventlog.MaxKeyLen)
+	}
+	return nil
+}
+
+// local runs cmd on this node's actor of stream. With leases, a new actor
+// first takes the stream's lease; if another node owns it, the command
+// fails with a *NotOwnerError.
+func (h *Host) local(ctx context.Context, stream core.StreamID, cmd Command) (Result, error) {
+	m := &msg{cmd: cmd, done: make(chan struct{})}
+	a, err := h.actorFor(stream)
+	if err != nil {
+		return Result{}, err
+	}
+	select {
+	case a.mailbox <- m:
+	case <-ctx.Done():
+		h.mu.Lock()
+		a.inflight--
+		h.mu.Unlock()
+		return Result{}, ctx.Err()
+	}
+	select {
+	case <-m.done:
+		return m.res, m.err
+	case <-ctx.Done():
+		// The command may still be applied; its key makes a retry safe.
+		return Result{}, ctx.Err()
+	}
 }
 
 // Inspect returns the state view of stream's actor, loading it if needed.

@@ -232,8 +232,7 @@ func (m *Main) RoomStage(ctx context.Context, room rooms.RoomID) ([]rooms.StageM
 	if err != nil {
 		return nil, err
 	}
-	stage, _ := res.Reply.([]rooms.StageMember)
-	return stage, nil
+	return replyAs[[]rooms.StageMember](res.Reply)
 }
 
 // CanSpeak reports whether user is on room's stage and unmuted, the media
@@ -356,10 +355,30 @@ func (r *roomsApp) do(ctx context.Context, name string, user core.UserID, conn c
 	if reply == nil {
 		reply = struct{}{}
 	}
-	if mp, ok := reply.(map[string]any); ok && len(res.Events) > 0 {
-		mp["seq"] = res.Events[len(res.Events)-1].Seq
+	if len(res.Events) > 0 {
+		if mp, err := replyAs[map[string]any](reply); err == nil && mp != nil {
+			mp["seq"] = res.Events[len(res.Events)-1].Seq
+			reply = mp
+		}
 	}
 	return reply, nil
+}
+
+// replyAs returns a command's reply as T: the value itself from this
+// node's actor, decoded from its JSON when the command was forwarded to
+// the stream's owner on another node.
+func replyAs[T any](reply any) (T, error) {
+	var v T
+	switch r := reply.(type) {
+	case T:
+		return r, nil
+	case json.RawMessage:
+		err := json.Unmarshal(r, &v)
+		return v, err
+	case nil:
+		return v, nil
+	}
+	return v, errs.E(errs.Internal, "unexpected reply %T", reply)
 }
 
 // create makes a room with a new id, as user, and projects it at once so
@@ -383,7 +402,7 @@ func (r *roomsApp) create(ctx context.Context, user core.UserID, in rooms.Input)
 	if err := r.proj.catchUp(ctx, id); err != nil {
 		r.log.Warn("project new room", "room", id, "err", err)
 	}
-	reply, _ := res.Reply.(map[string]any)
+	reply, _ := replyAs[map[string]any](res.Reply)
 	if reply == nil {
 		reply = map[string]any{"room": id}
 	}
@@ -402,9 +421,9 @@ func visibilityOf(v rooms.Visibility) rooms.Visibility {
 
 // fileReport writes a report the room accepted to its moderation inbox.
 func (r *roomsApp) fileReport(ctx context.Context, room rooms.RoomID, user core.UserID, checked any) (any, error) {
-	rc, ok := checked.(rooms.ReportCheck)
-	if !ok {
-		return nil, errs.E(errs.Internal, "unexpected report answer %T", checked)
+	rc, err := replyAs[rooms.ReportCheck](checked)
+	if err != nil {
+		return nil, err
 	}
 	data, _ := json.Marshal(rooms.Report{User: rc.User, Comment: rc.Comment, Text: rc.Text, Reason: rc.Reason})
 	res, err := r.m.host.Do(ctx, room.ModStream(), actor.Command{Name: rooms.CmdReport, Actor: user, Data: data})
@@ -441,7 +460,7 @@ func (r *roomsApp) authorizeModInbox(ctx context.Context, user core.UserID, s co
 	if err != nil {
 		return err
 	}
-	if role, _ := res.Reply.(rooms.Role); role != rooms.RoleHost && role != rooms.RoleModerator {
+	if role, _ := replyAs[rooms.Role](res.Reply); role != rooms.RoleHost && role != rooms.RoleModerator {
 		return errs.E(errs.Forbidden, "the moderation inbox is for the host and moderators")
 	}
 	return nil

@@ -205,7 +205,10 @@ func (h *hotWriter) write(ctx context.Context, id rooms.RoomID, ended bool) erro
 		if err != nil {
 			return err
 		}
-		hot, _ := res.Reply.(rooms.Hot)
+		hot, err := replyAs[rooms.Hot](res.Reply)
+		if err != nil {
+			return err
+		}
 		ttl := hot.ExpiresAt.Sub(h.r.m.Clock.Now())
 		if hot.Status != rooms.Ended && ttl > 0 {
 			data, _ := json.Marshal(hot)

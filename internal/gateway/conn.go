@@ -394,7 +394,9 @@ func (c *conn) send(f *protocol.Frame) bool {
 		c.wmu.Unlock()
 		return false
 	}
-	if len(c.queue) >= cfg.SendQueueFrames || c.queued+f.Len() > cfg.SendQueueBytes {
+	// A frame larger than the byte bound still passes alone through an
+	// empty queue.
+	if len(c.queue) >= cfg.SendQueueFrames || c.queued > 0 && c.queued+f.Len() > cfg.SendQueueBytes {
 		c.wmu.Unlock()
 		c.srv.m.SendQueueDrops.Inc()
 		c.closeWith(errs.E(errs.SlowConsumer, "send queue full (%d frames, %d bytes)", cfg.SendQueueFrames, cfg.SendQueueBytes))
