@@ -39,6 +39,7 @@ type Options struct {
 	JSON              bool
 	JSONFile          string
 	NoProgress        bool
+	Room              RoomOptions
 
 	worker bool // run as a worker of a parent loadgen process
 }
@@ -87,6 +88,7 @@ func flagSet(o *Options, sources *string, stderr io.Writer) *flag.FlagSet {
 	fs.BoolVar(&o.JSON, "json", false, "print the summary as one JSON object")
 	fs.StringVar(&o.JSONFile, "json-file", "", "also write the summary as JSON to this file")
 	fs.BoolVar(&o.NoProgress, "no-progress", false, "print no progress while running")
+	roomFlags(fs, &o.Room)
 	fs.BoolVar(&o.worker, "worker", false, "internal: run as a worker of a parent loadgen process")
 	return fs
 }
@@ -102,6 +104,10 @@ Scenarios:
   fanout   every connection subscribes to one topic; publishers publish at
            --publish-rate; every receiver checks its sequence for gaps and
            duplicates and measures delivery latency
+  room     one live room: every connection joins as a listener and follows
+           it while speakers sit on the stage, commenters comment and
+           reactors react; listeners check the sequence and measure comment
+           delivery; the room's reaction totals must equal those sent
 
 Options:
 `)

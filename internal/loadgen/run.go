@@ -73,7 +73,7 @@ func (r *runner) run(parent context.Context) (*Summary, error) {
 	}
 	sum.Procs, sum.Users, sum.ConnsPerUser = procs, users, cpu
 
-	env := &Env{Options: o, Owner: ownerSess, Limits: limits, Accounts: r.accts, APIs: r.apis, Errors: &r.errs}
+	env := &Env{Options: o, Owner: ownerSess, Limits: limits, Accounts: r.accts, APIs: r.apis, Errors: &r.errs, Notes: r.stderr}
 	scen := lookupScenario(o.Scenario)()
 	defer scen.Close()
 	plan, err := scen.Prepare(ctx, env)

@@ -3,6 +3,7 @@ package loadgen
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"sort"
 	"sync/atomic"
 	"time"
@@ -68,6 +69,8 @@ type Env struct {
 	Errors *errorCounts
 	// Sent is the number of messages sent so far, for progress.
 	Sent atomic.Int64
+	// Notes receives lines a scenario reports besides the summary.
+	Notes io.Writer
 }
 
 // Limits are the node's limits that shape the load.
@@ -95,6 +98,7 @@ func (e *Env) Dial(ctx context.Context, sess *client.Session, i int) (*client.Cl
 var scenarios = map[string]func() Scenario{
 	"idle":   func() Scenario { return idle{} },
 	"fanout": func() Scenario { return &fanout{} },
+	"room":   func() Scenario { return &room{} },
 }
 
 func lookupScenario(name string) func() Scenario { return scenarios[name] }

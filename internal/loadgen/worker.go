@@ -255,6 +255,9 @@ func (lc *loadConn) onEvent(e client.Event) {
 	now := time.Now()
 	last := lc.last.Load()
 	switch {
+	case last == 0:
+		// The server may send a stream's first events before its answer
+		// to subscribe (a busy stream): the first one sets the position.
 	case e.Seq <= last:
 		lc.dups.Add(1)
 		return
