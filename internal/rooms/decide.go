@@ -574,11 +574,22 @@ func (c *call) leave() (decision, error) {
 func (b *Behavior) pending(u core.UserID, join bool) {
 	v := &b.v
 	v.pend = append(v.pend, Change{U: u, J: join})
+	if r, ok := b.effRole(u); ok {
+		v.pendDelta.addRole(r, -1)
+	}
 	_, in := b.members[u]
 	if join == in {
 		delete(v.pendState, u) // back to the logged state
 	} else {
 		v.pendState[u] = join
+	}
+	if join && !in && b.joinRole(u).OnStage() {
+		v.pendStage[u] = true
+	} else {
+		delete(v.pendStage, u)
+	}
+	if r, ok := b.effRole(u); ok {
+		v.pendDelta.addRole(r, 1)
 	}
 	if join {
 		// A joiner without a watching connection is marked detached when
@@ -679,6 +690,11 @@ func (c *call) interest() (decision, error) {
 	want := c.in.Interested == nil || *c.in.Interested
 	if b.interestedView(c.user) != want {
 		b.v.pendInterest = append(b.v.pendInterest, InterestChange{U: c.user, I: want})
+		if want {
+			b.v.pendIntDelta++
+		} else {
+			b.v.pendIntDelta--
+		}
 		if b.interested[c.user] == want {
 			delete(b.v.pendIntState, c.user)
 		} else {

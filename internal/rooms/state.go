@@ -83,6 +83,7 @@ type Behavior struct {
 	endReason       string
 	settings        Settings
 	members         map[core.UserID]*member
+	onStage         map[core.UserID]bool // members whose role is on the stage
 	appointed       map[core.UserID]Role
 	counts          Counts
 	hands           []core.UserID
@@ -118,8 +119,11 @@ type volatile struct {
 	detached     map[core.UserID]time.Time
 	pend         []Change
 	pendState    map[core.UserID]bool
+	pendDelta    Counts               // what pendState changes in the counts
+	pendStage    map[core.UserID]bool // pending joiners who join onto the stage
 	pendInterest []InterestChange
 	pendIntState map[core.UserID]bool
+	pendIntDelta int
 	pendReact    map[string]int64
 	reactBucket  map[core.UserID]*bucket
 	handBucket   map[core.UserID]*bucket
@@ -158,6 +162,7 @@ func New(id RoomID, lim Limits) *Behavior {
 		conns:        map[core.UserID][]core.ConnID{},
 		detached:     map[core.UserID]time.Time{},
 		pendState:    map[core.UserID]bool{},
+		pendStage:    map[core.UserID]bool{},
 		pendIntState: map[core.UserID]bool{},
 		pendReact:    map[string]int64{},
 		reactBucket:  map[core.UserID]*bucket{},
@@ -173,6 +178,7 @@ func (b *Behavior) reset() {
 	id, lim, v := b.id, b.lim, b.v
 	*b = Behavior{lim: lim, id: id, v: v}
 	b.members = map[core.UserID]*member{}
+	b.onStage = map[core.UserID]bool{}
 	b.appointed = map[core.UserID]Role{}
 	b.invites = map[core.UserID]bool{}
 	b.guests = map[core.UserID]bool{}
@@ -409,6 +415,7 @@ func (b *Behavior) addMember(u core.UserID, at time.Time) {
 	if r.OnStage() {
 		m.stageSince, m.muted = at, true
 		b.stageEver[u] = true
+		b.onStage[u] = true
 	}
 	b.members[u] = m
 	b.countRole(r, 1)
@@ -431,6 +438,7 @@ func (b *Behavior) removeMember(u core.UserID, at time.Time) {
 		return
 	}
 	delete(b.members, u)
+	delete(b.onStage, u)
 	b.countRole(m.role, -1)
 	b.v.audienceOK = false
 	delete(b.invites, u)
@@ -448,6 +456,11 @@ func (b *Behavior) setRole(u core.UserID, r Role, at time.Time) {
 	wasOn := m.role.OnStage()
 	m.role = r
 	b.v.audienceOK = false
+	if r.OnStage() {
+		b.onStage[u] = true
+	} else {
+		delete(b.onStage, u)
+	}
 	b.countRole(r, 1)
 	switch {
 	case r.OnStage() && !wasOn:
@@ -510,6 +523,7 @@ func (b *Behavior) poll(n int) *poll {
 // log and the analytics keep the history.
 func (b *Behavior) dropHotState() {
 	b.members = map[core.UserID]*member{}
+	b.onStage = map[core.UserID]bool{}
 	b.counts = Counts{Interested: b.counts.Interested}
 	b.hands = nil
 	b.invites = map[core.UserID]bool{}
@@ -529,7 +543,9 @@ func (b *Behavior) dropHotState() {
 	clear(v.detached)
 	v.pend, v.pendInterest = nil, nil
 	clear(v.pendState)
+	clear(v.pendStage)
 	clear(v.pendIntState)
+	v.pendDelta, v.pendIntDelta = Counts{}, 0
 	clear(v.pendReact)
 	clear(v.reactBucket)
 	clear(v.handBucket)
@@ -610,15 +626,11 @@ func (b *Behavior) stageView(now time.Time, override map[core.UserID]*member) []
 	for u := range override {
 		add(u, b.memberView(u, now))
 	}
-	for u, m := range b.members {
-		if m.role.OnStage() {
-			add(u, b.memberView(u, now))
-		}
+	for u := range b.onStage {
+		add(u, b.memberView(u, now))
 	}
-	for u, s := range b.v.pendState {
-		if s {
-			add(u, b.memberView(u, now))
-		}
+	for u := range b.v.pendStage {
+		add(u, b.memberView(u, now))
 	}
 	sort.Slice(list, func(i, j int) bool {
 		a, c := list[i], list[j]
@@ -639,46 +651,38 @@ func (b *Behavior) stageView(now time.Time, override map[core.UserID]*member) []
 
 // countsView returns the counts after pending changes.
 func (b *Behavior) countsView() Counts {
-	c := b.counts
-	for u, s := range b.v.pendState {
-		m, in := b.members[u]
-		switch {
-		case s && !in:
-			r := b.joinRole(u)
-			c.Total++
-			switch r {
-			case RoleHost:
-				c.Hosts++
-			case RoleModerator:
-				c.Moderators++
-			default:
-				c.Listeners++
-			}
-		case !s && in:
-			c.Total--
-			switch m.role {
-			case RoleHost:
-				c.Hosts--
-			case RoleModerator:
-				c.Moderators--
-			case RoleSpeaker:
-				c.Speakers--
-			default:
-				c.Listeners--
-			}
-		}
-	}
+	c, d := b.counts, b.v.pendDelta
+	c.Total += d.Total
+	c.Hosts += d.Hosts
+	c.Moderators += d.Moderators
+	c.Speakers += d.Speakers
+	c.Listeners += d.Listeners
 	c.Hands = len(b.hands)
-	c.Interested = len(b.interested)
-	for u, s := range b.v.pendIntState {
-		switch {
-		case s && !b.interested[u]:
-			c.Interested++
-		case !s && b.interested[u]:
-			c.Interested--
-		}
-	}
+	c.Interested = len(b.interested) + b.v.pendIntDelta
 	return c
+}
+
+// effRole returns u's role in the effective view, and whether u is present.
+func (b *Behavior) effRole(u core.UserID) (Role, bool) {
+	if !b.present(u) {
+		return RoleVisitor, false
+	}
+	return b.roleOf(u), true
+}
+
+// addDelta adds n of role r to the pending counts delta.
+func (d *Counts) addRole(r Role, n int) {
+	switch r {
+	case RoleHost:
+		d.Hosts += n
+	case RoleModerator:
+		d.Moderators += n
+	case RoleSpeaker:
+		d.Speakers += n
+	case RoleListener:
+		d.Listeners += n
+	}
+	d.Total += n
 }
 
 func (b *Behavior) interestedView(u core.UserID) bool {

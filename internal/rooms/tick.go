@@ -124,7 +124,9 @@ func (b *Behavior) flushMembership(now time.Time) []eventlog.Draft {
 	}
 	v.pend, v.pendInterest = nil, nil
 	clear(v.pendState)
+	clear(v.pendStage)
 	clear(v.pendIntState)
+	v.pendDelta, v.pendIntDelta = Counts{}, 0
 	v.lastMember = now
 	return out
 }

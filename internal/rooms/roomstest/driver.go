@@ -21,7 +21,8 @@ type Driver struct {
 	B      *rooms.Behavior
 	Room   rooms.RoomID
 	Now    time.Time
-	Log    []eventlog.Event
+	Log    []eventlog.Event // the events logged (callers may truncate it)
+	Seq    uint64           // the last sequence
 	Eph    []actor.Ephemeral
 	Notify []actor.Notice
 }
@@ -51,7 +52,8 @@ func (d *Driver) commit(dec actor.Decision, user core.UserID) {
 		if dr.Actor == "" {
 			dr.Actor = user
 		}
-		ev := eventlog.Event{Stream: d.Room.Stream(), Seq: uint64(len(d.Log)) + 1, Type: dr.Type, Time: d.Now, Actor: dr.Actor, Data: dr.Data}
+		d.Seq++
+		ev := eventlog.Event{Stream: d.Room.Stream(), Seq: d.Seq, Type: dr.Type, Time: d.Now, Actor: dr.Actor, Data: dr.Data}
 		d.B.Apply(&ev)
 		d.Log = append(d.Log, ev)
 	}
