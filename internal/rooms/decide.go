@@ -284,8 +284,10 @@ func systemEvent(typ string, data any) eventlog.Draft {
 	return eventlog.Draft{Type: typ, Data: raw}
 }
 
+// events is the decision of a command that logs drafts; its answer is an
+// object (the app adds the last event's seq to it).
 func events(drafts ...eventlog.Draft) decision {
-	return decision{Decision: actor.Decision{Events: drafts, Reply: struct{}{}}}
+	return decision{Decision: actor.Decision{Events: drafts, Reply: map[string]any{}}}
 }
 
 // role returns the caller's role for the permission table: the host is

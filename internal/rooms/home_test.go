@@ -1,6 +1,8 @@
 package rooms_test
 
 import (
+	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -60,5 +62,17 @@ func TestProjectListing(t *testing.T) {
 	}
 	if l.Status != rooms.Ended || l.Summary == nil || l.Summary.UniqueListeners != 2 || l.Participants != 0 {
 		t.Fatalf("ended listing %+v", l)
+	}
+}
+
+// TestPermissionTableDocumented keeps docs/protocol.md's permission table
+// equal to the code's.
+func TestPermissionTableDocumented(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/protocol.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(doc), rooms.TableMarkdown()) {
+		t.Fatalf("docs/protocol.md does not hold the permission table; it must read:\n%s", rooms.TableMarkdown())
 	}
 }
