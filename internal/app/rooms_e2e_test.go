@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/parleyhq/parley/internal/app/apptest"
+	"github.com/parleyhq/parley/internal/config"
 	"github.com/parleyhq/parley/internal/core"
 	"github.com/parleyhq/parley/internal/rooms"
 )
@@ -76,4 +77,24 @@ func TestRoomStageFlow(t *testing.T) {
 		t.Fatalf("ann: %+v", s.You)
 	}
 	ann.fails(t, "forbidden", "stage.join", map[string]any{"room": room})
+}
+
+// TestRoomConfiguredLimitsApply: the rooms section of the configuration
+// reaches the rules of a running node.
+func TestRoomConfiguredLimitsApply(t *testing.T) {
+	n := roomNode(t, apptest.WithConfig(func(c *config.Config) {
+		c.Rooms.MaxStage = 1
+		c.Rooms.MaxComment = 10
+		c.Rooms.Reactions = []string{"🎉"}
+	}))
+	host := newMember(t, n, "Host")
+	lis := newMember(t, n, "Lis")
+	room := host.createRoom(t, nil)
+	host.join(t, room)
+	lis.join(t, room)
+	host.fails(t, "limit_exceeded", "invite", map[string]any{"room": room, "user": lis.ID})
+	lis.fails(t, "limit_exceeded", "comment", map[string]any{"room": room, "text": "eleven char"})
+	lis.must(t, "comment", map[string]any{"room": room, "text": "ten chars!"})
+	lis.fails(t, "invalid_argument", "react", map[string]any{"room": room, "emoji": "🔥"})
+	lis.must(t, "react", map[string]any{"room": room, "emoji": "🎉"})
 }

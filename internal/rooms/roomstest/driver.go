@@ -38,7 +38,12 @@ func NewDriver(lim rooms.Limits) *Driver {
 
 // Do runs command name as user with in and acc, and returns its reply.
 func (d *Driver) Do(user core.UserID, name string, in rooms.Input, acc rooms.Access) (any, error) {
-	cmd := &actor.Command{Name: name, Actor: user, Data: rooms.Encode(in, acc), Time: d.Now}
+	return d.DoRaw(user, name, rooms.Encode(in, acc))
+}
+
+// DoRaw runs command name as user with raw command data (fuzz tests).
+func (d *Driver) DoRaw(user core.UserID, name string, data json.RawMessage) (any, error) {
+	cmd := &actor.Command{Name: name, Actor: user, Data: data, Time: d.Now}
 	dec, err := d.B.Decide(cmd)
 	if err != nil {
 		return nil, err
