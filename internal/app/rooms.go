@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"path/filepath"
@@ -493,8 +492,6 @@ func (r *roomsApp) evict(room rooms.RoomID, user core.UserID, reason string) {
 		r.log.Warn("publish eviction", "err", err)
 	}
 }
-
-func (r *roomsApp) String() string { return fmt.Sprintf("rooms(%d cached)", len(r.meta)) }
 
 // RoomHotState returns a room's hot state as the bus KV holds it (every
 // node can read it; it is absent once the room ended or its TTL ran out).

@@ -638,6 +638,9 @@ func (b *Behavior) detach(u core.UserID, conn core.ConnID, now time.Time) {
 // this actor has not seen count as detached from now on, so they have
 // ReconnectGrace to resubscribe.
 func (b *Behavior) prime(now time.Time) {
+	if now.After(b.v.now) {
+		b.v.now = now
+	}
 	if b.v.primed {
 		return
 	}

@@ -115,6 +115,7 @@ type Behavior struct {
 // documentation).
 type volatile struct {
 	primed       bool
+	now          time.Time // the latest command or tick time seen
 	conns        map[core.UserID][]core.ConnID
 	detached     map[core.UserID]time.Time
 	pend         []Change
@@ -423,11 +424,11 @@ func (b *Behavior) addMember(u core.UserID, at time.Time) {
 	if u != b.meta.Host {
 		b.unique[u] = true
 	}
-	if !b.v.primed {
-		// During a load the volatile view is primed later; live joins
-		// come with their connection already attached.
-	} else if len(b.v.conns[u]) == 0 {
-		b.v.detached[u] = at
+	if b.v.primed && len(b.v.conns[u]) == 0 {
+		// A joiner not watching yet has ReconnectGrace to subscribe. (A
+		// load primes later; a reload after a failed append replays old
+		// joins, which get the grace from now.)
+		b.v.detached[u] = maxTime(at, b.v.now)
 	}
 	b.updateUnattended(at)
 }
@@ -712,4 +713,11 @@ func (b *Behavior) pollTotalsView(p *poll) []int64 {
 
 func (b *Behavior) hasPending() bool {
 	return len(b.v.pend) > 0 || len(b.v.pendInterest) > 0 || len(b.v.pendVotes) > 0
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
