@@ -206,7 +206,7 @@ func (b *Behavior) hotView(now time.Time) Hot {
 func (b *Behavior) State() any {
 	now := b.endedAt
 	if now.IsZero() {
-		now = time.Now()
+		now = b.v.now // the latest command or tick: no clock is read here
 	}
 	return map[string]any{
 		"snapshot":     b.snapshot("", now),
