@@ -47,6 +47,13 @@ type Decision struct {
 	// Notify lists users to push the committed events to (for example the
 	// people mentioned), delivered after the commit.
 	Notify []Notice
+	// Early, on a command's decision that logs no event, answers the
+	// command as soon as it is decided instead of after the commit of the
+	// batch it was decided in: for answers that do not depend on other
+	// commands' events reaching the log (a reaction counted for the next
+	// tick). Its ephemeral events and notices still go out after the
+	// commit.
+	Early bool
 }
 
 // Notice is a frame pushed to one user wherever they are connected.

@@ -141,3 +141,71 @@ func TestCloseFlushes(t *testing.T) {
 		t.Fatalf("after close: %v %v", evs, err)
 	}
 }
+
+// gatedLog lets one append through per token.
+type gatedLog struct {
+	actor.Log
+	gate chan struct{}
+}
+
+func (l *gatedLog) AppendMany(ctx context.Context, reqs []eventlog.AppendRequest) ([]eventlog.AppendResult, []error) {
+	<-l.gate
+	return l.Log.AppendMany(ctx, reqs)
+}
+
+// early answers its "peek" command early, without events.
+type early struct{ counter }
+
+func (b *early) Decide(cmd *actor.Command) (actor.Decision, error) {
+	if cmd.Name == "peek" {
+		return actor.Decision{Reply: "ok", Early: true}, nil
+	}
+	return b.counter.Decide(cmd)
+}
+
+// TestEarlyAnswer: a decision marked Early is answered while the commit of
+// the batch it was decided in still runs.
+func TestEarlyAnswer(t *testing.T) {
+	st, err := sqlite.OpenEventLog(context.Background(), filepath.Join(t.TempDir(), "ev.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := eventlog.NewLog(st, eventlog.Options{})
+	gl := &gatedLog{Log: log, gate: make(chan struct{}, 8)}
+	h := actor.NewHost(actor.Options{Log: gl, Publisher: &recorder{evs: map[core.StreamID][]uint64{}}})
+	h.Register("e", func(core.StreamID) actor.Behavior { return &early{counter{limit: 100}} })
+	defer func() { h.Close(); log.Close(); st.Close() }()
+	ctx := context.Background()
+	wrote := make(chan error, 2)
+	go func() { _, err := h.Do(ctx, "e:1", add(1, "")); wrote <- err }() // A: its commit waits
+	time.Sleep(50 * time.Millisecond)
+	go func() { _, err := h.Do(ctx, "e:1", add(1, "")); wrote <- err }() // B and the peek queue behind A
+	peeked := make(chan any, 1)
+	time.Sleep(20 * time.Millisecond)
+	go func() {
+		res, _ := h.Do(ctx, "e:1", actor.Command{Name: "peek"})
+		peeked <- res.Reply
+	}()
+	time.Sleep(50 * time.Millisecond)
+	gl.gate <- struct{}{} // A commits; B and the peek are decided together
+	if err := <-wrote; err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case r := <-peeked:
+		if r != "ok" {
+			t.Fatalf("peek answered %v", r)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the early answer waited for the batch's commit")
+	}
+	select {
+	case <-wrote:
+		t.Fatal("B finished while its commit was held")
+	default:
+	}
+	gl.gate <- struct{}{}
+	if err := <-wrote; err != nil {
+		t.Fatal(err)
+	}
+}

@@ -280,6 +280,7 @@ type item struct {
 	dup     *keyEntry
 	err     error
 	inspect bool
+	early   bool // answered before the commit (Decision.Early)
 }
 
 // process decides every command of the batch against the state, applying
@@ -339,6 +340,15 @@ func (a *actor) process(ctx context.Context, batch []*msg, tick *Decision) {
 		decide(&it, nil)
 		items = append(items, it)
 	}
+	// Commands whose decision logs nothing and says so are answered now,
+	// without waiting for the batch's commit.
+	for i := range items {
+		it := &items[i]
+		if it.m != nil && it.err == nil && it.req < 0 && !it.inspect && it.dup == nil && it.d.Early {
+			it.early = true
+			it.m.finish(Result{Reply: it.d.Reply}, nil)
+		}
+	}
 
 	var results []eventlog.AppendResult
 	var failures []error
@@ -397,7 +407,7 @@ func (a *actor) process(ctx context.Context, batch []*msg, tick *Decision) {
 
 	// Answer.
 	for _, it := range items {
-		if it.m == nil {
+		if it.m == nil || it.early {
 			continue
 		}
 		switch {

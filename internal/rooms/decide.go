@@ -153,8 +153,17 @@ func (b *Behavior) Decide(cmd *actor.Command) (actor.Decision, error) {
 	if len(d.Events) > 0 && !d.flushed && b.hasPending() {
 		d.Events = append(b.flushOrdered(now), d.Events...)
 	}
+	if len(d.Events) == 0 && earlyAnswer[cmd.Name] {
+		d.Early = true
+	}
 	return d.Decision, nil
 }
+
+// earlyAnswer lists the commands that, when they log nothing, are answered
+// without waiting for the commit of other commands decided with them: what
+// they answer does not depend on the log (a reaction or a vote counted for
+// the next batch).
+var earlyAnswer = map[string]bool{CmdReact: true, CmdPollVote: true, CmdInterest: true, CmdLeave: true}
 
 // call is one command being decided.
 type call struct {
