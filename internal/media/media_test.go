@@ -4,11 +4,13 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	cmedia "github.com/parleyhq/parley/client/media"
+	"github.com/parleyhq/parley/internal/errs"
 	"github.com/parleyhq/parley/internal/media"
 )
 
@@ -49,6 +51,7 @@ type peer struct {
 
 func (pe *peer) Offer(o media.Offer) { pe.offs <- o }
 func (pe *peer) Policy(p media.Policy) {
+	pe.p.SetAllowed(p.Forwards())
 	pe.mu.Lock()
 	pe.policies = append(pe.policies, p)
 	pe.mu.Unlock()
@@ -198,4 +201,152 @@ func TestLeavingRestoresGoroutines(t *testing.T) {
 		t.Fatalf("%d sessions, %d participants left", s, p)
 	}
 	waitFor(t, 10*time.Second, fmt.Sprintf("goroutines back to %d", base), func() bool { return runtime.NumGoroutine() <= base })
+}
+
+func TestStageChangesRenegotiate(t *testing.T) {
+	srv := newServer(t, nil)
+	const sid = "room:stage"
+	host := join(t, srv, sid, "host", media.Policy{CanSend: true}, cmedia.PeerOptions{Publish: true})
+	a := join(t, srv, sid, "a", media.Policy{}, cmedia.PeerOptions{Publish: true})
+	b := join(t, srv, sid, "b", media.Policy{}, cmedia.PeerOptions{Publish: true})
+	waitFor(t, 10*time.Second, "listeners hear the host", func() bool { return received(a, "host") > 5 && received(b, "host") > 5 })
+	if a.p.Sent() != 0 {
+		t.Fatalf("a cooperating listener sent %d packets", a.p.Sent())
+	}
+
+	// a comes on stage: everyone else gets a's track.
+	revB := b.lastAnswered()
+	if _, err := srv.SetPolicy(sid, "a", media.Policy{CanSend: true, Version: 2}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "b and the host hear a", func() bool {
+		return received(b, "a") > 5 && received(host, "a") > 5
+	})
+	if b.lastAnswered() <= revB {
+		t.Fatal("b heard a without a renegotiation")
+	}
+
+	// An older policy is ignored.
+	if _, err := srv.SetPolicy(sid, "a", media.Policy{Version: 1}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(60 * time.Millisecond)
+	n := received(b, "a")
+	waitFor(t, 5*time.Second, "a still heard", func() bool { return received(b, "a") > n+5 })
+
+	// a goes back to the audience; b comes on stage and takes over the
+	// transceiver a's track had at the host.
+	if _, err := srv.SetPolicy(sid, "a", media.Policy{Version: 3}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond)
+	heardA := received(host, "a")
+	if _, err := srv.SetPolicy(sid, "b", media.Policy{CanSend: true, Version: 4}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "the host and a hear b", func() bool { return received(host, "b") > 5 && received(a, "b") > 5 })
+	time.Sleep(200 * time.Millisecond)
+	if got := received(host, "a"); got != heardA {
+		t.Fatalf("a, off stage, still reaches the host: %d -> %d", heardA, got)
+	}
+	sdp := host.p.PeerConnection().RemoteDescription().SDP
+	if n := strings.Count(sdp, "m=audio"); n != 2 {
+		t.Fatalf("the host's SDP has %d audio sections, want 2 (its own, and the one of a reused by b):\n%s", n, sdp)
+	}
+}
+
+func TestActiveSpeakers(t *testing.T) {
+	var (
+		mu   sync.Mutex
+		seen [][]media.Speaker
+	)
+	srv := newServer(t, func(c *media.Config) {
+		c.OnSpeakers = func(s media.SessionID, sp []media.Speaker) {
+			mu.Lock()
+			seen = append(seen, sp)
+			mu.Unlock()
+		}
+	})
+	const sid = "room:speakers"
+	join(t, srv, sid, "loud", media.Policy{CanSend: true}, cmedia.PeerOptions{Publish: true, Level: 10})
+	join(t, srv, sid, "soft", media.Policy{CanSend: true}, cmedia.PeerOptions{Publish: true, Level: 40})
+	join(t, srv, sid, "quiet", media.Policy{CanSend: true}, cmedia.PeerOptions{Publish: true, Level: 127})
+	last := func() []media.Speaker {
+		mu.Lock()
+		defer mu.Unlock()
+		if len(seen) == 0 {
+			return nil
+		}
+		return seen[len(seen)-1]
+	}
+	waitFor(t, 10*time.Second, "two active speakers", func() bool { return len(last()) == 2 })
+	sp := last()
+	if sp[0].Participant != "loud" || sp[1].Participant != "soft" || sp[0].Level != 117 || sp[1].Level != 87 {
+		t.Fatalf("speakers %+v", sp)
+	}
+	if _, err := srv.SetPolicy(sid, "loud", media.Policy{CanSend: true, Muted: true}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "the muted speaker to drop out", func() bool {
+		sp := last()
+		return len(sp) == 1 && sp[0].Participant == "soft"
+	})
+	mu.Lock()
+	reports := len(seen)
+	mu.Unlock()
+	// Reports come only on change: a steady state sends nothing.
+	time.Sleep(500 * time.Millisecond)
+	mu.Lock()
+	defer mu.Unlock()
+	if len(seen) != reports {
+		t.Fatalf("%d reports in a steady state", len(seen)-reports)
+	}
+}
+
+func TestStatsAndLimits(t *testing.T) {
+	srv := newServer(t, func(c *media.Config) { c.MaxParticipants = 3; c.MaxSenders = 1 })
+	const sid = "room:stats"
+	join(t, srv, sid, "sp", media.Policy{CanSend: true}, cmedia.PeerOptions{Publish: true})
+	l := join(t, srv, sid, "l", media.Policy{}, cmedia.PeerOptions{})
+	waitFor(t, 10*time.Second, "audio", func() bool { return received(l, "sp") > 25 })
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := srv.Join(ctx, sid, "sp2", media.Policy{CanSend: true}, &peer{}); errs.CodeOf(err) != errs.LimitExceeded {
+		t.Fatalf("second sender: %v", err)
+	}
+	if _, err := srv.SetPolicy(sid, "l", media.Policy{CanSend: true}); errs.CodeOf(err) != errs.LimitExceeded {
+		t.Fatalf("second sender by policy: %v", err)
+	}
+	join(t, srv, sid, "l2", media.Policy{}, cmedia.PeerOptions{})
+	if _, err := srv.Join(ctx, sid, "l3", media.Policy{}, &peer{}); errs.CodeOf(err) != errs.LimitExceeded {
+		t.Fatalf("fourth participant: %v", err)
+	}
+	if _, err := srv.Join(ctx, sid, "bad id", media.Policy{}, &peer{}); errs.CodeOf(err) != errs.InvalidArgument {
+		t.Fatalf("bad id: %v", err)
+	}
+	if err := srv.Answer(sid, "l", 99, "v=0"); errs.CodeOf(err) != errs.Conflict {
+		t.Fatalf("stale answer: %v", err)
+	}
+	if err := srv.Answer(sid, "nobody", 1, "v=0"); errs.CodeOf(err) != errs.NotFound {
+		t.Fatalf("answer of a stranger: %v", err)
+	}
+	waitFor(t, 5*time.Second, "bitrates", func() bool {
+		st, _ := srv.Stats(sid)
+		return len(st) == 3 && st[2].Up.BitrateBPS > 10000 && st[0].Down.BitrateBPS > 10000
+	})
+	st, ok := srv.Stats(sid)
+	if !ok || st[0].Participant != "l" || st[2].Participant != "sp" {
+		t.Fatalf("stats %+v", st)
+	}
+	up := st[2].Up
+	if up.Packets < 25 || up.Bytes < 25*40 || up.Lost != 0 || up.Dropped != 0 || up.JitterMS > 20 {
+		t.Fatalf("sender stats %+v", up)
+	}
+	if d := st[0].Down; d.Tracks != 1 || d.Packets < 25 || !st[0].Connected {
+		t.Fatalf("listener stats %+v", st[0])
+	}
+	tot := srv.Totals()
+	if tot.Sessions != 1 || tot.Participants != 3 || tot.PacketsIn < 25 || tot.PacketsOut < 25 {
+		t.Fatalf("totals %+v", tot)
+	}
 }
