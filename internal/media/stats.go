@@ -291,3 +291,37 @@ func (i *countingInterceptor) BindLocalStream(_ *interceptor.StreamInfo, w inter
 		return w.Write(h, payload, a)
 	})
 }
+
+// SenderStats is one sender's stats with its session.
+type SenderStats struct {
+	Session SessionID
+	ParticipantStats
+}
+
+// SenderStats returns the stats of every participant allowed to send, in
+// every session.
+func (s *Server) SenderStats() []SenderStats {
+	s.mu.Lock()
+	list := make([]*session, 0, len(s.sessions))
+	for _, ss := range s.sessions {
+		list = append(list, ss)
+	}
+	s.mu.Unlock()
+	var out []SenderStats
+	for _, ss := range list {
+		ss.mu.Lock()
+		var ps []*participant
+		var pols []Policy
+		for _, p := range ss.parts {
+			if p.policy.CanSend {
+				ps = append(ps, p)
+				pols = append(pols, p.policy)
+			}
+		}
+		ss.mu.Unlock()
+		for i, p := range ps {
+			out = append(out, SenderStats{Session: ss.id, ParticipantStats: p.stats(pols[i])})
+		}
+	}
+	return out
+}
