@@ -125,6 +125,7 @@ type Hello struct {
 		RatePerSecond    float64 `json:"rate_per_second"`
 		RateBurst        int     `json:"rate_burst"`
 		MaxSubscriptions int     `json:"max_subscriptions"`
+		MaxConnsPerUser  int     `json:"max_conns_per_user"`
 	} `json:"limits"`
 }
 

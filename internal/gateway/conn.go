@@ -213,6 +213,7 @@ func (c *conn) authenticate() error {
 			RatePerSecond:    cfg.RatePerSecond,
 			RateBurst:        cfg.RateBurst,
 			MaxSubscriptions: cfg.MaxSubscriptions,
+			MaxConnsPerUser:  cfg.MaxConnsPerUser,
 		},
 	}))
 	for stream, seq := range f.Resume {

@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"os"
 	"testing"
 
 	"github.com/parleyhq/parley/internal/eventlog"
@@ -10,7 +9,6 @@ import (
 	"github.com/parleyhq/parley/internal/testutil/pgtest"
 )
 
-func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 
 // openEventLogAt opens the event log on the database at url, closed when
 // the test ends.
