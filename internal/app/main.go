@@ -63,6 +63,7 @@ type Main struct {
 	httpSrv   *http.Server
 
 	presenceRule PresenceRule
+	media        mediaApp
 	listener     net.Listener
 
 	stopProbes chan struct{}

@@ -1,8 +1,9 @@
 // Package calls is the domain of team audio calls ("call:<id>" streams): an
 // ad-hoc call started in a channel or DM, or with a list of people, that
 // rings its members on all their devices; members join, decline or leave,
-// and the call ends when the last person in it leaves. Members who neither
-// join nor decline within the ring timeout are recorded as missed.
+// and the call ends when the last person in it leaves (or, before anyone
+// joined, when nobody is left to answer). Members who neither join nor
+// decline within the ring timeout are recorded as missed.
 //
 // The package holds rules and state only and does no I/O: the actor host
 // runs it, the app connects the call's audio to the media server.
@@ -46,8 +47,9 @@ const (
 	PushRingEnded = "call.ring_ended" // stop ringing: answered or declined on another device, missed, or the call ended
 )
 
-// Start is the data of CommandStart. The starter is a member and is in the
-// call from the start.
+// Start is the data of CommandStart. The starter is a member; like everyone
+// else, the starter is in the call once joined (the app joins the call's
+// audio right after starting it).
 type Start struct {
 	// Conversation, if set, is the channel or DM the call belongs to.
 	Conversation core.StreamID `json:"conversation,omitempty"`
@@ -83,7 +85,7 @@ type Missed struct {
 
 // Ended is the data of EventEnded.
 type Ended struct {
-	Reason     string `json:"reason"` // "last_left"
+	Reason     string `json:"reason"` // last_left, declined, no_answer
 	DurationMS int64  `json:"duration_ms"`
 }
 
@@ -108,17 +110,17 @@ const (
 
 // State is what a call's events fold into.
 type State struct {
-	Stream       core.StreamID          `json:"stream"`
-	Status       Status                 `json:"status"`
-	Conversation core.StreamID          `json:"conversation,omitempty"`
-	StartedBy    core.UserID            `json:"started_by,omitempty"`
-	StartedAt    time.Time              `json:"started_at,omitzero"`
-	EndedAt      time.Time              `json:"ended_at,omitzero"`
-	Members      []core.UserID          `json:"members"`
-	In           map[core.UserID]bool   `json:"in"`
-	Ringing      map[core.UserID]bool   `json:"ringing"`
-	Declined     map[core.UserID]bool   `json:"declined"`
-	Missed       map[core.UserID]bool   `json:"missed"`
+	Stream       core.StreamID        `json:"stream"`
+	Status       Status               `json:"status"`
+	Conversation core.StreamID        `json:"conversation,omitempty"`
+	StartedBy    core.UserID          `json:"started_by,omitempty"`
+	StartedAt    time.Time            `json:"started_at,omitzero"`
+	EndedAt      time.Time            `json:"ended_at,omitzero"`
+	Members      []core.UserID        `json:"members"`
+	In           map[core.UserID]bool `json:"in"`
+	Ringing      map[core.UserID]bool `json:"ringing"`
+	Declined     map[core.UserID]bool `json:"declined"`
+	Missed       map[core.UserID]bool `json:"missed"`
 	member       map[core.UserID]bool
 }
 
@@ -173,7 +175,6 @@ func (b *Behavior) Apply(ev *eventlog.Event) {
 				s.Ringing[u] = true
 			}
 		}
-		s.In[ev.Actor] = true
 	case EventJoined:
 		var d Member
 		_ = json.Unmarshal(ev.Data, &d)
@@ -246,10 +247,14 @@ func (b *Behavior) Decide(cmd *actor.Command) (actor.Decision, error) {
 		if s.In[u] || s.Declined[u] {
 			return actor.Decision{}, errs.E(errs.Conflict, "nothing to decline")
 		}
-		return actor.Decision{
+		dec := actor.Decision{
 			Events: []eventlog.Draft{draft(EventDeclined, u, Member{User: u})},
 			Notify: []actor.Notice{b.notice(u, PushRingEnded, Ring{Reason: "declined"})},
-		}, nil
+		}
+		if len(s.In) == 0 && len(s.Ringing) == 1 && s.Ringing[u] {
+			b.end(&dec, cmd.Time, u, "declined", u)
+		}
+		return dec, nil
 	case CommandLeave:
 		if !s.In[u] {
 			return actor.Decision{}, nil
@@ -262,19 +267,22 @@ func (b *Behavior) Decide(cmd *actor.Command) (actor.Decision, error) {
 		}
 		dec := actor.Decision{Events: []eventlog.Draft{draft(EventLeft, u, Left{User: u, Reason: d.Reason})}}
 		if len(s.In) == 1 {
-			b.end(&dec, cmd.Time, u)
+			b.end(&dec, cmd.Time, u, "last_left", "")
 		}
 		return dec, nil
 	}
 	return actor.Decision{}, errs.E(errs.UnknownMethod, "calls do not take %q", cmd.Name)
 }
 
-// end adds the end of the call to dec: the event, and a stop to every ring.
-func (b *Behavior) end(dec *actor.Decision, now time.Time, by core.UserID) {
+// end adds the end of the call to dec: the event, and a stop to every ring
+// but skip's (who already got one).
+func (b *Behavior) end(dec *actor.Decision, now time.Time, by core.UserID, reason string, skip core.UserID) {
 	s := &b.s
-	dec.Events = append(dec.Events, draft(EventEnded, by, Ended{Reason: "last_left", DurationMS: now.Sub(s.StartedAt).Milliseconds()}))
+	dec.Events = append(dec.Events, draft(EventEnded, by, Ended{Reason: reason, DurationMS: now.Sub(s.StartedAt).Milliseconds()}))
 	for _, u := range sortedKeys(s.Ringing) {
-		dec.Notify = append(dec.Notify, b.notice(u, PushRingEnded, Ring{Reason: "ended"}))
+		if u != skip {
+			dec.Notify = append(dec.Notify, b.notice(u, PushRingEnded, Ring{Reason: "ended"}))
+		}
 	}
 }
 
@@ -329,6 +337,9 @@ func (b *Behavior) Tick(now time.Time) (actor.Decision, bool) {
 	dec := actor.Decision{Events: []eventlog.Draft{draft(EventMissed, "", Missed{Users: users})}}
 	for _, u := range users {
 		dec.Notify = append(dec.Notify, b.notice(u, PushRingEnded, Ring{Reason: "missed"}))
+	}
+	if len(s.In) == 0 {
+		dec.Events = append(dec.Events, draft(EventEnded, "", Ended{Reason: "no_answer", DurationMS: now.Sub(s.StartedAt).Milliseconds()}))
 	}
 	return dec, true
 }
