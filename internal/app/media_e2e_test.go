@@ -91,7 +91,14 @@ func connect(t *testing.T, n *apptest.Node, name string) *member {
 func (mb *member) join(t *testing.T, session string, o cmedia.PeerOptions) *cmedia.Session {
 	t.Helper()
 	o.Loopback = true
-	s, err := mb.mc.Join(ctx(t), mb.c, session, cmedia.Options{PeerOptions: o, OnError: func(err error) { t.Errorf("%s: %v", mb.u.Handle, err) }})
+	onErr := func(err error) {
+		// A test that drops a connection may do it while an offer is
+		// being answered.
+		if !errors.Is(err, client.ErrDisconnected) && !errors.Is(err, client.ErrClosed) {
+			t.Errorf("%s: %v", mb.u.Handle, err)
+		}
+	}
+	s, err := mb.mc.Join(ctx(t), mb.c, session, cmedia.Options{PeerOptions: o, OnError: onErr})
 	if err != nil {
 		t.Fatalf("%s joins %s: %v", mb.u.Handle, session, err)
 	}
@@ -378,5 +385,80 @@ func TestMediaSpeakersStatsAndMetrics(t *testing.T) {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("/metrics lacks %s", want)
 		}
+	}
+}
+
+// TestCallRingJoinDeclineLeave: a call rings every device of its members;
+// answering on one device stops the ring on the others; a member declines;
+// the two in the call hear each other; the call ends when the last person
+// leaves.
+func TestCallRingJoinDeclineLeave(t *testing.T) {
+	n := startMediaNode(t, &stageRules{})
+	alice, bob, carol := connect(t, n, "Alice"), connect(t, n, "Bob"), connect(t, n, "Carol")
+	// Bob has a second device.
+	bob2ev := &apptest.Events{}
+	n.Dial(t, bob.u, bob2ev.Options())
+
+	var start app.CallStartResult
+	apptest.Request(t, alice.c, "call.start", map[string]any{"members": []string{bob.u.ID, carol.u.ID}}, &start)
+	if !strings.HasPrefix(string(start.Call), "call:") || len(start.Members) != 3 {
+		t.Fatalf("start: %+v", start)
+	}
+	call := string(start.Call)
+	ringed := func(ev *apptest.Events, event string) bool {
+		for _, p := range ev.Pushes() {
+			var r struct {
+				Call   string `json:"call"`
+				Reason string `json:"reason"`
+			}
+			_ = json.Unmarshal(p.Data, &r)
+			if p.Type == event && r.Call == call {
+				return true
+			}
+		}
+		return false
+	}
+	for name, ev := range map[string]*apptest.Events{"bob": bob.ev, "bob's second device": bob2ev, "carol": carol.ev} {
+		apptest.Wait(t, 5*time.Second, name+" ringing", func() bool { return ringed(ev, "call.ring") })
+	}
+	if ringed(alice.ev, "call.ring") {
+		t.Fatal("the caller's own devices ring")
+	}
+	// Strangers may not watch or join the call.
+	eve := connect(t, n, "Eve")
+	if _, err := eve.c.Subscribe(ctx(t), call, nil); err == nil {
+		t.Fatal("a stranger watches the call")
+	}
+	if _, err := eve.mc.Join(ctx(t), eve.c, call, cmedia.Options{}); err == nil {
+		t.Fatal("a stranger joins the call's audio")
+	}
+	zero := uint64(0)
+	if _, err := alice.c.Subscribe(ctx(t), call, &zero); err != nil {
+		t.Fatal(err)
+	}
+
+	alice.join(t, call, cmedia.PeerOptions{Publish: true})
+	bob.join(t, call, cmedia.PeerOptions{Publish: true})
+	apptest.Wait(t, 5*time.Second, "the ring to stop on bob's other device", func() bool { return ringed(bob2ev, "call.ring_ended") })
+	apptest.Request(t, carol.c, "call.decline", map[string]string{"call": call}, nil)
+	apptest.Wait(t, 10*time.Second, "alice and bob hear each other", func() bool { return alice.heard(bob) > 10 && bob.heard(alice) > 10 })
+
+	if err := alice.sess.Leave(ctx(t)); err != nil {
+		t.Fatal(err)
+	}
+	bob.c.Close() // bob's connection drops: he leaves the call too
+	apptest.Wait(t, 10*time.Second, "the call to end", func() bool { return len(alice.ev.Of(call, "call.ended")) == 1 })
+	var types []string
+	for _, ev := range alice.ev.Of(call) {
+		if ev.Seq > 0 { // logged events; media.speakers is ephemeral
+			types = append(types, ev.Type)
+		}
+	}
+	want := "call.started call.joined call.joined call.declined call.left call.left call.ended"
+	if got := strings.Join(types, " "); got != want {
+		t.Fatalf("call events: %s, want %s", got, want)
+	}
+	if _, err := carol.mc.Join(ctx(t), carol.c, call, cmedia.Options{}); err == nil {
+		t.Fatal("joined an ended call")
 	}
 }
