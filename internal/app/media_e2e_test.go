@@ -60,7 +60,7 @@ func (r *stageRules) leftLog() []string {
 	return append([]string(nil), r.left...)
 }
 
-func startMediaNode(t *testing.T, rules *stageRules) *apptest.Node {
+func startMediaNode(t testing.TB, rules *stageRules) *apptest.Node {
 	t.Helper()
 	return apptest.Start(t, func(m *app.Main) { m.RegisterMediaKind("stage", rules, true) })
 }
@@ -74,7 +74,7 @@ type member struct {
 	sess *cmedia.Session
 }
 
-func connect(t *testing.T, n *apptest.Node, name string) *member {
+func connect(t testing.TB, n *apptest.Node, name string) *member {
 	t.Helper()
 	mb := &member{u: n.SignUp(t, name), mc: cmedia.NewClient(), ev: &apptest.Events{}}
 	opts := mb.ev.Options()
@@ -88,7 +88,7 @@ func connect(t *testing.T, n *apptest.Node, name string) *member {
 	return mb
 }
 
-func (mb *member) join(t *testing.T, session string, o cmedia.PeerOptions) *cmedia.Session {
+func (mb *member) join(t testing.TB, session string, o cmedia.PeerOptions) *cmedia.Session {
 	t.Helper()
 	o.Loopback = true
 	onErr := func(err error) {
