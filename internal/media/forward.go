@@ -45,6 +45,9 @@ func (p *participant) forwardLoop(t *webrtc.TrackRemote, levelID uint8) {
 		p.srv.packetsIn.Add(1)
 		p.srv.bytesIn.Add(uint64(n))
 		out := p.out.Load()
+		if out == nil && p.canSend.Load() && p.pubReq.CompareAndSwap(false, true) {
+			p.srv.goPublish(p)
+		}
 		if !p.forward.Load() || out == nil {
 			p.in.dropped.Add(1)
 			p.srv.packetsDropped.Add(1)

@@ -44,9 +44,10 @@ type ParticipantID string
 // Policy is what a participant may do in its session, set by the app from the
 // room's or call's state.
 type Policy struct {
-	// CanSend makes the participant a sender: every other participant gets
-	// its track. Moving a participant off stage (CanSend false) removes the
-	// track from everyone (a renegotiation).
+	// CanSend makes the participant a sender: when its first packet
+	// arrives, every other participant gets its track (a renegotiation).
+	// Moving a participant off stage (CanSend false) removes the track from
+	// everyone (another renegotiation).
 	CanSend bool `json:"can_send"`
 	// Muted stops forwarding the participant's packets while it stays a
 	// sender (no renegotiation).
@@ -150,7 +151,8 @@ type Config struct {
 	// time after it joined (default 15s).
 	ConnectTimeout time.Duration
 	// MaxParticipants bounds the participants of one session (default
-	// 10000) and MaxSenders its senders (default 50).
+	// 10000) and MaxSenders the senders with a track (default 50): the
+	// packets of a sender over the limit are dropped.
 	MaxParticipants int
 	MaxSenders      int
 	// MaxCandidates bounds the ICE candidates one participant may add per

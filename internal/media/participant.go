@@ -26,6 +26,8 @@ type participant struct {
 
 	policy  Policy      // guarded by sess.mu
 	forward atomic.Bool // policy.Forwards(), read per packet
+	canSend atomic.Bool // policy.CanSend, read per packet
+	pubReq  atomic.Bool // a track was asked for (publish), not yet made or refused
 	out     atomic.Pointer[webrtc.TrackLocalStaticRTP]
 
 	connected atomic.Bool

@@ -312,6 +312,21 @@ func (s *Server) goRemove(ss *session, p *participant, reason string) {
 	}()
 }
 
+// goPublish runs session.publish for p off the forwarding path.
+func (s *Server) goPublish(p *participant) {
+	s.mu.Lock()
+	if s.closed || p.sess == nil {
+		s.mu.Unlock()
+		return
+	}
+	s.wg.Add(1)
+	s.mu.Unlock()
+	go func() {
+		defer s.wg.Done()
+		p.sess.publish(p)
+	}()
+}
+
 // newTrack makes the track that carries participant pid's audio to the
 // others.
 func newTrack(pid ParticipantID) (*webrtc.TrackLocalStaticRTP, error) {

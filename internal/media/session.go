@@ -33,18 +33,11 @@ func (ss *session) add(p *participant, pol Policy) (joined bool, old *participan
 	}
 	old = ss.parts[p.id]
 	n := len(ss.parts)
-	senders := ss.senders
 	if old != nil {
 		n--
-		if old.out.Load() != nil {
-			senders--
-		}
 	}
 	if n >= ss.srv.cfg.MaxParticipants {
 		return false, nil, nil, errs.E(errs.LimitExceeded, "media session %s is full (%d participants)", ss.id, ss.srv.cfg.MaxParticipants)
-	}
-	if pol.CanSend && senders >= ss.srv.cfg.MaxSenders {
-		return false, nil, nil, errs.E(errs.LimitExceeded, "media session %s has %d senders already", ss.id, ss.srv.cfg.MaxSenders)
 	}
 	if old != nil {
 		// The replaced connection stops sending and its track leaves the
@@ -54,6 +47,7 @@ func (ss *session) add(p *participant, pol Policy) (joined bool, old *participan
 	p.sess = ss
 	ss.parts[p.id] = p
 	p.policy = pol
+	p.canSend.Store(pol.CanSend)
 	p.forward.Store(pol.Forwards())
 	for _, q := range ss.parts {
 		if q == p {
@@ -66,15 +60,35 @@ func (ss *session) add(p *participant, pol Policy) (joined bool, old *participan
 			}
 		}
 	}
-	if pol.CanSend {
-		more, err := ss.makeSenderLocked(p)
-		if err != nil {
-			delete(ss.parts, p.id)
-			return false, nil, nil, err
-		}
-		reneg = append(reneg, more...)
-	}
 	return true, old, uniq(reneg), nil
+}
+
+// publish gives p, a participant allowed to send whose first packet just
+// arrived, a track at every other participant. Tracks exist only for
+// senders that send: a call where everyone may speak but few do, or a stage
+// of speakers who never unmute, costs the listeners no SDP section.
+func (ss *session) publish(p *participant) {
+	ss.mu.Lock()
+	if ss.parts[p.id] != p || !p.policy.CanSend || p.out.Load() != nil {
+		p.pubReq.Store(false)
+		ss.mu.Unlock()
+		return
+	}
+	if ss.senders >= ss.srv.cfg.MaxSenders {
+		// pubReq stays set: the next policy change may try again.
+		ss.mu.Unlock()
+		ss.srv.cfg.Logger.Warn("media: sender refused, the session has the most senders", "session", ss.id, "participant", p.id, "max", ss.srv.cfg.MaxSenders)
+		return
+	}
+	reneg, err := ss.makeSenderLocked(p)
+	ss.mu.Unlock()
+	if err != nil {
+		ss.srv.cfg.Logger.Warn("media: publish", "session", ss.id, "participant", p.id, "err", err)
+		return
+	}
+	for _, q := range reneg {
+		q.negotiate()
+	}
 }
 
 // makeSenderLocked gives p a track and adds it to every other participant.
@@ -150,21 +164,14 @@ func (ss *session) setPolicy(p *participant, pol Policy) error {
 		return nil
 	}
 	var reneg []*participant
-	switch {
-	case pol.CanSend && p.out.Load() == nil:
-		if ss.senders >= ss.srv.cfg.MaxSenders {
-			ss.mu.Unlock()
-			return errs.E(errs.LimitExceeded, "media session %s has %d senders already", ss.id, ss.srv.cfg.MaxSenders)
-		}
-		var err error
-		reneg, err = ss.makeSenderLocked(p)
-		if err != nil {
-			ss.mu.Unlock()
-			return err
-		}
-	case !pol.CanSend:
+	if !pol.CanSend {
 		reneg = ss.unmakeSenderLocked(p)
 	}
+	if pol.CanSend != old.CanSend {
+		// A new sender gets its track at its next packet (publish).
+		p.pubReq.Store(false)
+	}
+	p.canSend.Store(pol.CanSend)
 	p.policy = pol
 	// Forwarding stops or resumes here, at the next packet.
 	p.forward.Store(pol.Forwards())
