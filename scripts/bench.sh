@@ -15,7 +15,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-BIN=${PARLEY_BIN:-bin/parley}
+BIN=${BENCH_BIN:-bin/parley}
 OUT=${BENCH_OUT:-$(mktemp -d "${TMPDIR:-/tmp}/parley-bench.XXXXXX")}
 mkdir -p "$OUT"
 

@@ -10,7 +10,6 @@ import (
 	"github.com/parleyhq/parley/internal/testutil/pgtest"
 )
 
-
 func TestAuthStore(t *testing.T) {
 	authtest.Run(t, func(t *testing.T) auth.Store {
 		db, err := postgres.Open(context.Background(), pgtest.NewDatabase(t), 8)

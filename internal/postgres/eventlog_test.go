@@ -9,7 +9,6 @@ import (
 	"github.com/parleyhq/parley/internal/testutil/pgtest"
 )
 
-
 // openEventLogAt opens the event log on the database at url, closed when
 // the test ends.
 func openEventLogAt(tb testing.TB, url string) *EventLog {
