@@ -9,8 +9,8 @@ import (
 )
 
 // tone.opus is one second of a 440 Hz tone at -12 dBFS, encoded by
-// gen_tone.sh (opusenc from opus-tools, 24 kbit/s, 20 ms frames): 50 Opus
-// packets of 20 ms.
+// gen_tone.sh (opusenc from opus-tools, 24 kbit/s, 20 ms frames): 51 Opus
+// packets of 20 ms (one second and the encoder's pre-skip).
 //
 //go:embed tone.opus
 var toneOgg []byte
