@@ -150,6 +150,7 @@ func (m *Main) startMedia(ctx context.Context) error {
 		MaxParticipants:    cfg.MaxParticipants,
 		MaxSenders:         cfg.MaxSenders,
 		MaxCandidates:      cfg.MaxCandidates,
+		FanoutShard:        cfg.FanoutShard,
 		OnSpeakers:         m.mediaSpeakers,
 		Logger:             m.Logger.With("component", "media"),
 	})

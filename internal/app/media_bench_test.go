@@ -7,10 +7,10 @@ import (
 	"time"
 
 	"github.com/parleyhq/parley/client"
-	"github.com/parleyhq/parley/internal/app"
-	"github.com/parleyhq/parley/internal/config"
 	cmedia "github.com/parleyhq/parley/client/media"
+	"github.com/parleyhq/parley/internal/app"
 	"github.com/parleyhq/parley/internal/app/apptest"
+	"github.com/parleyhq/parley/internal/config"
 	"github.com/parleyhq/parley/internal/media"
 )
 

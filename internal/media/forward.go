@@ -67,7 +67,7 @@ func (p *participant) forwardLoop(t *webrtc.TrackRemote, levelID uint8) {
 		p.fwdMu.Lock()
 		p.mung.apply(&pkt.Header, now)
 		p.fwdMu.Unlock()
-		_ = out.WriteRTP(&pkt)
+		out.write(&pkt)
 	}
 }
 

@@ -158,6 +158,10 @@ type Config struct {
 	// MaxCandidates bounds the ICE candidates one participant may add per
 	// offer (default 64).
 	MaxCandidates int
+	// FanoutShard is the most receivers one goroutine writes a sender's
+	// packets to; past it, a sender's receivers are split into shards
+	// written in parallel (default 200).
+	FanoutShard int
 	// OnSpeakers, if set, is called from the server's timer goroutine with
 	// a session's active speakers, loudest first, when they change and at
 	// most once per SpeakerInterval. It must not block.
@@ -192,6 +196,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.MaxCandidates <= 0 {
 		c.MaxCandidates = 64
+	}
+	if c.FanoutShard <= 0 {
+		c.FanoutShard = 200
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)

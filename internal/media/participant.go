@@ -24,11 +24,11 @@ type participant struct {
 	pc       *webrtc.PeerConnection
 	joinedAt time.Time
 
-	policy  Policy      // guarded by sess.mu
-	forward atomic.Bool // policy.Forwards(), read per packet
-	canSend atomic.Bool // policy.CanSend, read per packet
-	pubReq  atomic.Bool // a track was asked for (publish), not yet made or refused
-	out     atomic.Pointer[webrtc.TrackLocalStaticRTP]
+	policy  Policy                 // guarded by sess.mu
+	forward atomic.Bool            // policy.Forwards(), read per packet
+	canSend atomic.Bool            // policy.CanSend, read per packet
+	pubReq  atomic.Bool            // a track was asked for (publish), not yet made or refused
+	out     atomic.Pointer[fanout] // the track to the others, while a sender with one
 
 	connected atomic.Bool
 	link      linkCounters // what the server sent to this participant
@@ -55,6 +55,7 @@ type downtrack struct {
 	from   ParticipantID
 	sender *webrtc.RTPSender
 	tr     *webrtc.RTPTransceiver
+	shard  *shard
 }
 
 func (s *Server) newParticipant(pid ParticipantID, sig Signaler) (*participant, error) {
@@ -240,7 +241,8 @@ func (p *participant) addCandidate(c Candidate) error {
 // addDowntrack adds sender from's track t to p's connection, reusing the
 // transceiver of a removed track when there is one so that the SDP does
 // not grow with every stage change. The caller renegotiates.
-func (p *participant) addDowntrack(from ParticipantID, t *webrtc.TrackLocalStaticRTP) error {
+func (p *participant) addDowntrack(from ParticipantID, sh *shard) error {
+	t := sh.track
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
@@ -274,7 +276,7 @@ func (p *participant) addDowntrack(from ParticipantID, t *webrtc.TrackLocalStati
 		}
 		sender = tr.Sender()
 	}
-	d := &downtrack{from: from, sender: sender, tr: tr}
+	d := &downtrack{from: from, sender: sender, tr: tr, shard: sh}
 	p.downtracks[from] = d
 	p.srv.wg.Add(1)
 	go p.readRTCP(sender)
@@ -296,6 +298,17 @@ func (p *participant) removeDowntrack(from ParticipantID) bool {
 	}
 	p.free = append(p.free, d.tr)
 	return true
+}
+
+// shards returns the shards p receives from, by sender.
+func (p *participant) shards() map[ParticipantID]*shard {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make(map[ParticipantID]*shard, len(p.downtracks))
+	for from, d := range p.downtracks {
+		out[from] = d.shard
+	}
+	return out
 }
 
 // readRTCP reads what the participant reports about one incoming track

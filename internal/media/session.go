@@ -53,9 +53,16 @@ func (ss *session) add(p *participant, pol Policy) (joined bool, old *participan
 		if q == p {
 			continue
 		}
-		if t := q.out.Load(); t != nil {
-			if err := p.addDowntrack(q.id, t); err != nil {
-				delete(ss.parts, p.id)
+		if f := q.out.Load(); f != nil {
+			sh, err := f.assign()
+			if err == nil {
+				err = p.addDowntrack(q.id, sh)
+				if err != nil {
+					f.release(sh)
+				}
+			}
+			if err != nil {
+				ss.detachLocked(p)
 				return false, nil, nil, err
 			}
 		}
@@ -93,18 +100,25 @@ func (ss *session) publish(p *participant) {
 
 // makeSenderLocked gives p a track and adds it to every other participant.
 func (ss *session) makeSenderLocked(p *participant) ([]*participant, error) {
-	t, err := newTrack(p.id)
+	f, err := newFanout(ss.srv, p.id)
 	if err != nil {
 		return nil, err
 	}
-	p.out.Store(t)
+	p.out.Store(f)
 	ss.senders++
 	var reneg []*participant
 	for _, q := range ss.parts {
 		if q == p {
 			continue
 		}
-		if err := q.addDowntrack(p.id, t); err != nil {
+		sh, err := f.assign()
+		if err == nil {
+			err = q.addDowntrack(p.id, sh)
+			if err != nil {
+				f.release(sh)
+			}
+		}
+		if err != nil {
 			ss.srv.cfg.Logger.Warn("media: add track", "session", ss.id, "from", p.id, "to", q.id, "err", err)
 			continue
 		}
@@ -116,9 +130,11 @@ func (ss *session) makeSenderLocked(p *participant) ([]*participant, error) {
 // unmakeSenderLocked removes p's track from every other participant.
 func (ss *session) unmakeSenderLocked(p *participant) []*participant {
 	p.forward.Store(false)
-	if p.out.Swap(nil) == nil {
+	f := p.out.Swap(nil)
+	if f == nil {
 		return nil
 	}
+	f.close()
 	ss.senders--
 	var reneg []*participant
 	for _, q := range ss.parts {
@@ -129,9 +145,17 @@ func (ss *session) unmakeSenderLocked(p *participant) []*participant {
 	return reneg
 }
 
-// detachLocked removes p from the session map and its track from the others.
+// detachLocked removes p from the session map, its track from the others,
+// and its place in the others' shards.
 func (ss *session) detachLocked(p *participant) []*participant {
 	reneg := ss.unmakeSenderLocked(p)
+	for from, sh := range p.shards() {
+		if q := ss.parts[from]; q != nil {
+			if f := q.out.Load(); f != nil {
+				f.release(sh)
+			}
+		}
+	}
 	if ss.parts[p.id] == p {
 		delete(ss.parts, p.id)
 	}

@@ -28,9 +28,13 @@ import (
 	cmedia "github.com/parleyhq/parley/client/media"
 )
 
-const speakers = 10
+// speakers is the number of senders (MEDIABENCH_SPEAKERS, default 10).
+var speakers = 10
 
 func BenchmarkForwarding(b *testing.B) {
+	if n, err := strconv.Atoi(os.Getenv("MEDIABENCH_SPEAKERS")); err == nil && n > 0 {
+		speakers = n
+	}
 	sizes := os.Getenv("MEDIABENCH_LISTENERS")
 	if sizes == "" {
 		sizes = "50"
@@ -282,6 +286,7 @@ func runForwarding(b *testing.B, bin string, listeners int) {
 	pps := (out1 - out0) / secs
 	cpu := (cpu1 - cpu0) / secs
 	expected := float64(listeners*speakers) * 50 // 50 packets/s per speaker
+	b.ReportMetric(metric(b, url, "parley_media_participants"), "participants")
 	b.ReportMetric(pps, "fwd-pkts/s")
 	b.ReportMetric((in1-in0)/secs, "in-pkts/s")
 	b.ReportMetric(cpu*100, "server-cpu-%")
