@@ -57,7 +57,7 @@ func (r callRules) MediaLeft(s core.StreamID, user core.UserID, reason string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	data, _ := json.Marshal(calls.Leave{Reason: reason})
-	if _, err := r.m.host.Do(ctx, s, actor.Command{Name: calls.CommandLeave, Actor: user, Data: data}); err != nil && !errs.Is(err, errs.Closed) {
+	if _, err := r.m.host.Do(ctx, s, actor.Command{Name: calls.CommandLeave, Actor: user, Data: data}); err != nil && !errs.Is(err, errs.Closed) && !errs.Is(err, errs.Unavailable) {
 		r.m.Logger.Warn("leave call", "call", string(s), "user", string(user), "err", err)
 	}
 }

@@ -48,7 +48,8 @@ type MediaRules interface {
 	// user's policy, or why the user may not join.
 	MediaJoin(ctx context.Context, session core.StreamID, user core.UserID) (media.Policy, error)
 	// MediaLeft is told when user's audio connection to session ended:
-	// reason is "left", "disconnected" or one of the media.Reason values.
+	// reason is "left", "disconnected", "join_failed" or one of the
+	// media.Reason values.
 	MediaLeft(session core.StreamID, user core.UserID, reason string)
 }
 
@@ -226,9 +227,11 @@ func (s *mediaSignaler) Policy(p media.Policy) {
 	s.push(PushMediaPolicy, map[string]any{"session": s.session, "policy": p})
 }
 
+// Closed runs on the media server's goroutines (its timer loop among
+// them): the domain is told on a goroutine of its own.
 func (s *mediaSignaler) Closed(reason string) {
 	s.push(PushMediaClosed, map[string]any{"session": s.session, "reason": reason})
-	s.m.mediaGone(s.session, s.caller.User, s.caller.Conn, reason)
+	go s.m.mediaGone(s.session, s.caller.User, s.caller.Conn, reason)
 }
 
 // mediaGone forgets a participant's connection and tells the domain, if conn
@@ -322,6 +325,10 @@ func (m *Main) mediaJoin(ctx context.Context, c gateway.Caller, params json.RawM
 	var offer media.Offer
 	if err == nil {
 		offer, err = ma.srv.Join(ctx, media.SessionID(p.Session), media.ParticipantID(c.User), pol, &mediaSignaler{m: m, session: p.Session, caller: c})
+		if err != nil {
+			// The domain counted the user in: tell it the join failed.
+			defer kind.rules.MediaLeft(p.Session, c.User, "join_failed")
+		}
 	}
 	ma.mu.Lock()
 	pending := ma.joining[k]
