@@ -36,6 +36,10 @@ func (m *Main) callMember(ctx context.Context, s core.StreamID, user core.UserID
 		return calls.State{}, err
 	}
 	st, ok := v.(calls.State)
+	if raw, isJSON := v.(json.RawMessage); isJSON {
+		// The call's actor runs on another node, which answered in JSON.
+		ok = json.Unmarshal(raw, &st) == nil
+	}
 	if !ok || st.Status == calls.StatusNone || !st.IsMember(user) {
 		return calls.State{}, errs.E(errs.NotFound, "no call %s", s)
 	}

@@ -78,6 +78,7 @@ type mediaApp struct {
 	kinds   map[string]mediaKind
 	srv     *media.Server
 	members conversationMembers
+	cluster *mediaCluster // nil on a single node
 
 	mu      sync.Mutex
 	holder  map[mediaKey]core.ConnID                   // the connection each participant joined through
@@ -109,6 +110,20 @@ func (m *Main) SetMediaPolicy(session core.StreamID, user core.UserID, p media.P
 	ok, err := m.media.srv.SetPolicy(media.SessionID(session), media.ParticipantID(user), p)
 	if err != nil || ok {
 		return err
+	}
+	if m.media.cluster != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		home, err := m.mediaHome(ctx, session, false)
+		if err != nil {
+			return err
+		}
+		if home != "" && home != m.node {
+			rep, err := m.askMedia(ctx, home, mediaRequest{Op: "policy", Session: session, User: user, Policy: p})
+			if err != nil || rep.Found {
+				return err
+			}
+		}
 	}
 	// Not in the session: a join may be in flight, with a policy read before
 	// this change; keep the change for it.
@@ -153,6 +168,7 @@ func (m *Main) startMedia(ctx context.Context) error {
 		MaxCandidates:      cfg.MaxCandidates,
 		FanoutShard:        cfg.FanoutShard,
 		OnSpeakers:         m.mediaSpeakers,
+		OnSessionEmpty:     m.mediaSessionEmpty,
 		Logger:             m.Logger.With("component", "media"),
 	})
 	if err != nil {
@@ -162,6 +178,11 @@ func (m *Main) startMedia(ctx context.Context) error {
 	m.closers = append(m.closers, func() error { srv.Close(); return nil })
 	m.Logger.Info("media server listening", "udp", fmt.Sprint(srv.UDPAddr()))
 
+	if !m.bus.Embedded() {
+		if err := m.startMediaCluster(ctx); err != nil {
+			return err
+		}
+	}
 	m.registerCalls()
 	for kind, k := range ma.kinds {
 		if k.stream {
@@ -242,6 +263,7 @@ func (m *Main) mediaGone(session core.StreamID, user core.UserID, conn core.Conn
 	ma.mu.Lock()
 	held := ma.holder[k] == conn
 	if held {
+		m.setMediaRemote(k, "")
 		delete(ma.holder, k)
 		if set := ma.conns[conn]; set != nil {
 			delete(set, session)
@@ -274,7 +296,8 @@ func (m *Main) mediaConnGone(user core.UserID, conn core.ConnID) {
 	}
 	ma.mu.Unlock()
 	for _, s := range mine {
-		ma.srv.Leave(media.SessionID(s), media.ParticipantID(user))
+		m.leaveMedia(s, user)
+		m.setMediaRemote(mediaKey{s, user}, "")
 		if kind, ok := ma.kinds[s.Kind()]; ok {
 			kind.rules.MediaLeft(s, user, "disconnected")
 		}
@@ -322,9 +345,12 @@ func (m *Main) mediaJoin(ctx context.Context, c gateway.Caller, params json.RawM
 	ma.joining[k] = nil
 	ma.mu.Unlock()
 	pol, err := kind.rules.MediaJoin(ctx, p.Session, c.User)
-	var offer media.Offer
+	var (
+		offer media.Offer
+		home  core.NodeID
+	)
 	if err == nil {
-		offer, err = ma.srv.Join(ctx, media.SessionID(p.Session), media.ParticipantID(c.User), pol, &mediaSignaler{m: m, session: p.Session, caller: c})
+		offer, home, err = m.joinMedia(ctx, p.Session, c, pol)
 		if err != nil {
 			// The domain counted the user in: tell it the join failed.
 			defer kind.rules.MediaLeft(p.Session, c.User, "join_failed")
@@ -340,6 +366,11 @@ func (m *Main) mediaJoin(ctx context.Context, c gateway.Caller, params json.RawM
 			}
 		}
 		ma.holder[k] = c.Conn
+		if home != m.node {
+			m.setMediaRemote(k, home)
+		} else {
+			m.setMediaRemote(k, "")
+		}
 		if ma.conns[c.Conn] == nil {
 			ma.conns[c.Conn] = map[core.StreamID]struct{}{}
 		}
@@ -351,7 +382,7 @@ func (m *Main) mediaJoin(ctx context.Context, c gateway.Caller, params json.RawM
 	}
 	if pending != nil && (pending.Version == 0 || pending.Version >= pol.Version) {
 		pol = *pending
-		if _, err := ma.srv.SetPolicy(media.SessionID(p.Session), media.ParticipantID(c.User), pol); err != nil {
+		if err := m.SetMediaPolicy(p.Session, c.User, pol); err != nil {
 			return nil, err
 		}
 	}
@@ -363,6 +394,43 @@ func (m *Main) mediaJoin(ctx context.Context, c gateway.Caller, params json.RawM
 		PublishMid:  "0",
 		ICEServers:  m.iceServersFor(c.User),
 	}, nil
+}
+
+// joinMedia joins c's user to session's audio on the session's home node:
+// this one, or the one another node claimed first.
+func (m *Main) joinMedia(ctx context.Context, session core.StreamID, c gateway.Caller, pol media.Policy) (media.Offer, core.NodeID, error) {
+	for range 2 {
+		home, err := m.mediaHome(ctx, session, true)
+		if err != nil {
+			return media.Offer{}, "", err
+		}
+		if home == m.node {
+			offer, err := m.media.srv.Join(ctx, media.SessionID(session), media.ParticipantID(c.User), pol, &mediaSignaler{m: m, session: session, caller: c})
+			return offer, home, err
+		}
+		rep, err := m.askMedia(ctx, home, mediaRequest{Op: "join", Session: session, User: c.User, Node: m.node, Conn: c.Conn, Policy: pol})
+		if err != nil {
+			return media.Offer{}, "", err
+		}
+		if !rep.NotHome {
+			return rep.Offer, home, nil
+		}
+	}
+	return media.Offer{}, "", errs.E(errs.Unavailable, "the media server of %s moved; retry", session)
+}
+
+// leaveMedia removes user's participant from session, wherever it is
+// hosted.
+func (m *Main) leaveMedia(session core.StreamID, user core.UserID) {
+	if home, ok := m.mediaRemote(mediaKey{session, user}); ok {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if _, err := m.askMedia(ctx, home, mediaRequest{Op: "leave", Session: session, User: user}); err != nil {
+			m.Logger.Warn("media leave on the home node", "session", string(session), "node", string(home), "err", err)
+		}
+		return
+	}
+	m.media.srv.Leave(media.SessionID(session), media.ParticipantID(user))
 }
 
 // holds reports whether connection c holds user's participant in session.
@@ -391,6 +459,10 @@ func (m *Main) mediaAnswer(ctx context.Context, c gateway.Caller, params json.Ra
 	if err := m.holds(p.Session, c); err != nil {
 		return nil, err
 	}
+	if home, ok := m.mediaRemote(mediaKey{p.Session, c.User}); ok {
+		_, err := m.askMedia(ctx, home, mediaRequest{Op: "answer", Session: p.Session, User: c.User, Rev: p.Rev, SDP: p.SDP})
+		return struct{}{}, err
+	}
 	return struct{}{}, m.media.srv.Answer(media.SessionID(p.Session), media.ParticipantID(c.User), p.Rev, p.SDP)
 }
 
@@ -408,6 +480,10 @@ func (m *Main) mediaCandidate(ctx context.Context, c gateway.Caller, params json
 	if err := m.holds(p.Session, c); err != nil {
 		return nil, err
 	}
+	if home, ok := m.mediaRemote(mediaKey{p.Session, c.User}); ok {
+		_, err := m.askMedia(ctx, home, mediaRequest{Op: "candidate", Session: p.Session, User: c.User, Candidate: p.Candidate})
+		return struct{}{}, err
+	}
 	return struct{}{}, m.media.srv.AddCandidate(media.SessionID(p.Session), media.ParticipantID(c.User), p.Candidate)
 }
 
@@ -419,7 +495,7 @@ func (m *Main) mediaLeave(ctx context.Context, c gateway.Caller, params json.Raw
 	if err := m.holds(p.Session, c); err != nil {
 		return nil, err
 	}
-	m.media.srv.Leave(media.SessionID(p.Session), media.ParticipantID(c.User))
+	m.leaveMedia(p.Session, c.User)
 	m.mediaGone(p.Session, c.User, c.Conn, "left")
 	return struct{}{}, nil
 }
@@ -436,6 +512,17 @@ func (m *Main) mediaStats(session core.StreamID, user core.UserID) (MediaStatsRe
 		return MediaStatsResult{}, err
 	}
 	st, ok := m.media.srv.Stats(media.SessionID(session))
+	if !ok && m.media.cluster != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if home, err := m.mediaHome(ctx, session, false); err == nil && home != "" && home != m.node {
+			rep, err := m.askMedia(ctx, home, mediaRequest{Op: "stats", Session: session})
+			if err != nil {
+				return MediaStatsResult{}, err
+			}
+			st, ok = rep.Stats, rep.Stats != nil
+		}
+	}
 	in := false
 	for _, s := range st {
 		in = in || s.Participant == media.ParticipantID(user)

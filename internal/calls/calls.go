@@ -124,8 +124,9 @@ type State struct {
 	member       map[core.UserID]bool
 }
 
-// IsMember reports whether u is a member of the call.
-func (s *State) IsMember(u core.UserID) bool { return s.member[u] }
+// IsMember reports whether u is a member of the call. It works on a state
+// decoded from JSON too (an actor on another node answers in JSON).
+func (s *State) IsMember(u core.UserID) bool { return slices.Contains(s.Members, u) }
 
 // Options are the rules' limits.
 type Options struct {
