@@ -2,6 +2,7 @@ package media
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -235,7 +236,45 @@ func (p *participant) addCandidate(c Candidate) error {
 	if err != nil {
 		return errs.E(errs.InvalidArgument, "bad candidate: %v", err)
 	}
+	p.nudge(c)
 	return nil
+}
+
+// nudge makes the server's ICE agent nominate a pair soon after a trickled
+// candidate checked out. The agent (controlling, as the offerer) nominates a
+// checked pair only on its next 200 ms check tick, or when a new remote
+// candidate arrives; pion/webrtc v4.2.20 does not let the tick be
+// shortened. A browser whose own check got there first sends no other, so
+// its join waited for the tick about half the time. Adding the same address
+// again as a peer-reflexive candidate (a new candidate to the agent, the
+// same path on the wire) 10 and 30 ms later starts the nomination as soon
+// as the check succeeded.
+func (p *participant) nudge(c Candidate) {
+	prflx, ok := reflexiveTwin(c.Candidate)
+	if !ok {
+		return
+	}
+	for _, d := range []time.Duration{10 * time.Millisecond, 30 * time.Millisecond} {
+		time.AfterFunc(d, func() {
+			p.mu.Lock()
+			closed := p.closed
+			p.mu.Unlock()
+			if !closed && !p.connected.Load() {
+				_ = p.pc.AddICECandidate(webrtc.ICECandidateInit{Candidate: prflx, SDPMid: c.SDPMid, SDPMLineIndex: c.SDPMLineIndex})
+			}
+		})
+	}
+}
+
+// reflexiveTwin returns a UDP host candidate's address as a peer-reflexive
+// candidate, or false for any other candidate.
+func reflexiveTwin(cand string) (string, bool) {
+	f := strings.Fields(cand)
+	// candidate:<foundation> <component> <transport> <priority> <address> <port> typ <type> ...
+	if len(f) < 8 || f[6] != "typ" || f[7] != "host" || !strings.EqualFold(f[2], "udp") {
+		return "", false
+	}
+	return strings.Join(append(append([]string{}, f[:7]...), "prflx"), " "), true
 }
 
 // addDowntrack adds sender from's track t to p's connection, reusing the
