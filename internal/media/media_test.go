@@ -348,9 +348,10 @@ func TestStatsAndLimits(t *testing.T) {
 		t.Fatalf("listener stats %+v", st[0])
 	}
 	tot := srv.Totals()
-	if st[2].Up.Dropped < 25 {
-		t.Fatalf("the refused sender's packets were not dropped: %+v", st[2])
-	}
+	waitFor(t, 5*time.Second, "the refused sender's packets dropped", func() bool {
+		st, _ := srv.Stats(sid)
+		return len(st) == 3 && st[2].Up.Dropped >= 25 && st[2].Up.Dropped == st[2].Up.Packets
+	})
 	if tot.Sessions != 1 || tot.Participants != 3 || tot.PacketsIn < 25 || tot.PacketsOut < 25 {
 		t.Fatalf("totals %+v", tot)
 	}
@@ -375,10 +376,18 @@ func TestShardedFanout(t *testing.T) {
 	for i, l := range ls {
 		base[i] = received(l, "host")
 	}
-	time.Sleep(500 * time.Millisecond)
+	time.Sleep(time.Second)
+	got := make([]uint64, len(ls))
+	var most uint64
 	for i, l := range ls {
-		if got := received(l, "host") - base[i]; got < 15 {
-			t.Fatalf("%s got %d packets in 500ms", l.id, got)
+		got[i] = received(l, "host") - base[i]
+		most = max(most, got[i])
+	}
+	// 50 are sent; a loaded machine (-race, shared cores) delays some, but
+	// no shard falls behind the others.
+	for i := range ls {
+		if most < 20 || got[i]*2 < most {
+			t.Fatalf("packets per listener in a second: %v", got)
 		}
 	}
 	for _, l := range ls[:4] {
