@@ -79,6 +79,7 @@ type mediaApp struct {
 	srv     *media.Server
 	members conversationMembers
 	cluster *mediaCluster // nil on a single node
+	follow  mediaFollowers
 
 	mu      sync.Mutex
 	holder  map[mediaKey]core.ConnID                   // the connection each participant joined through
@@ -176,6 +177,7 @@ func (m *Main) startMedia(ctx context.Context) error {
 	}
 	ma.srv = srv
 	m.closers = append(m.closers, func() error { srv.Close(); return nil })
+	m.closers = append(m.closers, m.closeFollowers)
 	m.Logger.Info("media server listening", "udp", fmt.Sprint(srv.UDPAddr()))
 
 	if !m.bus.Embedded() {
@@ -406,6 +408,9 @@ func (m *Main) joinMedia(ctx context.Context, session core.StreamID, c gateway.C
 		}
 		if home == m.node {
 			offer, err := m.media.srv.Join(ctx, media.SessionID(session), media.ParticipantID(c.User), pol, &mediaSignaler{m: m, session: session, caller: c})
+			if err == nil {
+				m.followMedia(session)
+			}
 			return offer, home, err
 		}
 		rep, err := m.askMedia(ctx, home, mediaRequest{Op: "join", Session: session, User: c.User, Node: m.node, Conn: c.Conn, Policy: pol})

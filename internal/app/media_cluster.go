@@ -175,13 +175,17 @@ func (m *Main) renewMediaLeases() {
 	}
 }
 
-// mediaSessionEmpty gives up the home of a session nobody is in.
+// mediaSessionEmpty stops following a session nobody is in, and gives up
+// its home.
 func (m *Main) mediaSessionEmpty(s media.SessionID) {
+	stream := core.StreamID(s)
+	if len(m.media.srv.Participants(s)) == 0 {
+		m.unfollowMedia(stream)
+	}
 	mc := m.media.cluster
 	if mc == nil {
 		return
 	}
-	stream := core.StreamID(s)
 	mc.mu.Lock()
 	rev, ok := mc.home[stream]
 	delete(mc.home, stream)
@@ -261,6 +265,9 @@ func (m *Main) serveMedia(ctx context.Context, data []byte) []byte {
 			if err == nil {
 				sig := &remoteSignaler{m: m, session: r.Session, user: r.User, conn: r.Conn, node: r.Node}
 				rep.Offer, err = srv.Join(ctx, sid, pid, r.Policy, sig)
+				if err == nil {
+					m.followMedia(r.Session)
+				}
 			}
 		case "answer":
 			err = srv.Answer(sid, pid, r.Rev, r.SDP)
