@@ -2,12 +2,16 @@ package app_test
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha1"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -17,6 +21,7 @@ import (
 	cmedia "github.com/parleyhq/parley/client/media"
 	"github.com/parleyhq/parley/internal/app"
 	"github.com/parleyhq/parley/internal/app/apptest"
+	"github.com/parleyhq/parley/internal/config"
 	"github.com/parleyhq/parley/internal/core"
 	"github.com/parleyhq/parley/internal/errs"
 	"github.com/parleyhq/parley/internal/media"
@@ -460,5 +465,42 @@ func TestCallRingJoinDeclineLeave(t *testing.T) {
 	}
 	if _, err := carol.mc.Join(ctx(t), carol.c, call, cmedia.Options{}); err == nil {
 		t.Fatal("joined an ended call")
+	}
+}
+
+// TestMediaICEServersWithTURNSecret: join results hand out STUN as is and
+// TURN with per-user credentials of the TURN REST API scheme (coturn's
+// use-auth-secret).
+func TestMediaICEServersWithTURNSecret(t *testing.T) {
+	rules := &stageRules{}
+	n := apptest.Start(t,
+		apptest.WithConfig(func(c *config.Config) {
+			c.Media.ICEURLs = []string{"stun:turn.example.com:3478", "turn:turn.example.com:3478?transport=udp"}
+			c.Media.TURNSecret = "s3cret"
+			c.Media.TURNTTL = time.Hour
+		}),
+		func(m *app.Main) { m.RegisterMediaKind("stage", rules, true) })
+	m := connect(t, n, "Turner")
+	var res app.MediaJoinResult
+	apptest.Request(t, m.c, "media.join", map[string]string{"session": "stage:turn"}, &res)
+	apptest.Request(t, m.c, "media.leave", map[string]string{"session": "stage:turn"}, nil)
+	if len(res.ICEServers) != 2 || res.ICEServers[0].URLs[0] != "stun:turn.example.com:3478" || res.ICEServers[0].Username != "" {
+		t.Fatalf("ice servers %+v", res.ICEServers)
+	}
+	turn := res.ICEServers[1]
+	exp, user, ok := strings.Cut(turn.Username, ":")
+	if !ok || user != m.u.ID {
+		t.Fatalf("TURN user name %q", turn.Username)
+	}
+	if at, _ := strconv.ParseInt(exp, 10, 64); time.Until(time.Unix(at, 0)) < 59*time.Minute || time.Until(time.Unix(at, 0)) > time.Hour {
+		t.Fatalf("TURN credentials expire at %s", exp)
+	}
+	mac := hmac.New(sha1.New, []byte("s3cret"))
+	mac.Write([]byte(turn.Username))
+	if want := base64.StdEncoding.EncodeToString(mac.Sum(nil)); turn.Credential != want {
+		t.Fatalf("TURN credential %q, want %q", turn.Credential, want)
+	}
+	if res.PublishMid != "0" || res.Offer.Rev != 1 || !strings.Contains(res.Offer.SDP, "a=mid:0") {
+		t.Fatalf("join result %+v", res)
 	}
 }

@@ -397,3 +397,76 @@ func TestShardedFanout(t *testing.T) {
 	late := join(t, srv, sid, "late", media.Policy{}, cmedia.PeerOptions{})
 	waitFor(t, 10*time.Second, "the late listener hears the host", func() bool { return received(late, "host") > 10 })
 }
+
+// closedRecorder records why the server removed a participant.
+type closedRecorder struct {
+	nopSignaler
+	reasons chan string
+}
+
+func (c *closedRecorder) Closed(r string) { c.reasons <- r }
+
+// TestTimeoutsAndCandidateLimit: an offer never answered, and a connection
+// never established, each remove the participant and say why; candidates
+// beyond MaxCandidates per offer are refused.
+func TestTimeoutsAndCandidateLimit(t *testing.T) {
+	srv := newServer(t, func(c *media.Config) {
+		c.NegotiationTimeout = 300 * time.Millisecond
+		c.ConnectTimeout = 600 * time.Millisecond
+		c.MaxCandidates = 2
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	const sid = "room:limits"
+
+	silent := &closedRecorder{reasons: make(chan string, 1)}
+	if _, err := srv.Join(ctx, sid, "silent", media.Policy{}, silent); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case r := <-silent.reasons:
+		if r != media.ReasonNegotiationTimeout {
+			t.Fatalf("silent participant removed for %q", r)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("an unanswered offer did not time out")
+	}
+
+	// This one answers, but its side of the connection is gone at once.
+	gone := &closedRecorder{reasons: make(chan string, 1)}
+	offer, err := srv.Join(ctx, sid, "gone", media.Policy{}, gone)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp, err := cmedia.NewPeer(cmedia.PeerOptions{Loopback: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ans, err := cp.Answer(ctx, offer.SDP)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = cp.Close()
+	if err := srv.Answer(sid, "gone", offer.Rev, ans); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 2; i++ {
+		if err := srv.AddCandidate(sid, "gone", media.Candidate{Candidate: fmt.Sprintf("candidate:%d 1 udp 1 192.0.2.1 %d typ host", i, 9000+i)}); err != nil {
+			t.Fatalf("candidate %d: %v", i, err)
+		}
+	}
+	if err := srv.AddCandidate(sid, "gone", media.Candidate{Candidate: "candidate:3 1 udp 1 192.0.2.1 9003 typ host"}); errs.CodeOf(err) != errs.LimitExceeded {
+		t.Fatalf("third candidate: %v", err)
+	}
+	select {
+	case r := <-gone.reasons:
+		if r != media.ReasonConnectFailed {
+			t.Fatalf("unconnected participant removed for %q", r)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a connection never established did not time out")
+	}
+	if s, p := srv.Sessions(); s != 0 || p != 0 {
+		t.Fatalf("%d sessions, %d participants left", s, p)
+	}
+}
