@@ -344,6 +344,12 @@ func (m *Main) mediaJoin(ctx context.Context, c gateway.Caller, params json.RawM
 	ma := &m.media
 	k := mediaKey{p.Session, c.User}
 	ma.mu.Lock()
+	if set := ma.conns[c.Conn]; len(set) >= m.Config.Media.MaxSessionsPerConn {
+		if _, again := set[p.Session]; !again {
+			ma.mu.Unlock()
+			return nil, errs.E(errs.LimitExceeded, "a connection may be in at most %d audio sessions", m.Config.Media.MaxSessionsPerConn)
+		}
+	}
 	ma.joining[k] = nil
 	ma.mu.Unlock()
 	pol, err := kind.rules.MediaJoin(ctx, p.Session, c.User)

@@ -320,6 +320,17 @@ func TestMediaProtocolErrors(t *testing.T) {
 	}
 	rules.set(m.u.ID, media.Policy{})
 	s := m.join(t, "stage:x", cmedia.PeerOptions{})
+	// media.max_sessions_per_conn (4): three more sessions, then no more.
+	for _, extra := range []string{"stage:x2", "stage:x3", "stage:x4"} {
+		es, err := m.mc.Join(ctx(t), m.c, extra, cmedia.Options{PeerOptions: cmedia.PeerOptions{Loopback: true}})
+		if err != nil {
+			t.Fatalf("join %s: %v", extra, err)
+		}
+		t.Cleanup(es.Close)
+	}
+	if got := call(m.c, "media.join", map[string]any{"session": "stage:x5"}); got != errs.LimitExceeded {
+		t.Errorf("a fifth session: %q", got)
+	}
 	// Another connection may not answer for this participant.
 	if got := call(other.c, "media.answer", map[string]any{"session": "stage:x", "rev": 1, "sdp": "v=0"}); got != errs.NotFound {
 		t.Errorf("answer from a stranger: %q", got)

@@ -27,6 +27,7 @@ type MediaConfig struct {
 	MaxParticipants    int           `json:"max_participants" help:"most participants in one audio session"`
 	MaxSenders         int           `json:"max_senders" help:"most senders (speakers) in one audio session"`
 	MaxCandidates      int           `json:"max_candidates" help:"most ICE candidates a client may send per offer"`
+	MaxSessionsPerConn int           `json:"max_sessions_per_conn" help:"most audio sessions one WebSocket connection may be in at once"`
 	FanoutShard        int           `json:"fanout_shard" help:"most listeners one goroutine forwards a speaker to; more are split into shards forwarded in parallel"`
 	CallRingTimeout    time.Duration `json:"call_ring_timeout" help:"how long a call rings before unanswered members are marked missed"`
 	CallMaxMembers     int           `json:"call_max_members" help:"most members a team call may ring"`
@@ -45,6 +46,7 @@ func defaultMedia() MediaConfig {
 		MaxParticipants:    10000,
 		MaxSenders:         50,
 		MaxCandidates:      64,
+		MaxSessionsPerConn: 4,
 		FanoutShard:        200,
 		CallRingTimeout:    45 * time.Second,
 		CallMaxMembers:     64,
@@ -90,6 +92,8 @@ func (c *MediaConfig) validate() error {
 		return bad("media.max_senders", "must be at least 1")
 	case c.MaxCandidates < 1:
 		return bad("media.max_candidates", "must be at least 1")
+	case c.MaxSessionsPerConn < 1:
+		return bad("media.max_sessions_per_conn", "must be at least 1")
 	case c.FanoutShard < 1:
 		return bad("media.fanout_shard", "must be at least 1")
 	case c.CallRingTimeout < time.Second:

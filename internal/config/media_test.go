@@ -34,6 +34,7 @@ func TestMediaOptions(t *testing.T) {
 		{[]string{"--media-max-senders", "0"}, "media.max_senders"},
 		{[]string{"--media-max-candidates", "0"}, "media.max_candidates"},
 		{[]string{"--media-fanout-shard", "0"}, "media.fanout_shard"},
+		{[]string{"--media-max-sessions-per-conn", "0"}, "media.max_sessions_per_conn"},
 		{[]string{"--media-call-ring-timeout", "0s"}, "media.call_ring_timeout"},
 		{[]string{"--media-call-max-members", "1"}, "media.call_max_members"},
 	} {
