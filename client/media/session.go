@@ -22,8 +22,8 @@ type Policy struct {
 func (p Policy) Forwards() bool { return p.CanSend && !p.Muted }
 
 // Client routes the media pushes of one connection to its sessions. Make it
-// before dialing and pass its OnPush to client.Options (directly, or from
-// your own OnPush).
+// before dialing and pass its OnPush and OnState to client.Options
+// (directly, or from your own callbacks).
 type Client struct {
 	mu       sync.Mutex
 	sessions map[string]*Session
@@ -65,6 +65,25 @@ func (mc *Client) OnPush(p client.Push) bool {
 		s.closedBy(d.Reason)
 	}
 	return true
+}
+
+// OnState takes the connection's state changes: pass it to
+// client.Options.OnState (directly, or from your own). When the connection
+// drops, the server ends its audio sessions, so each Session of this Client
+// is closed with Reason "disconnected"; join again once reconnected.
+func (mc *Client) OnState(connected bool, _ error) {
+	if connected {
+		return
+	}
+	mc.mu.Lock()
+	list := make([]*Session, 0, len(mc.sessions))
+	for _, s := range mc.sessions {
+		list = append(list, s)
+	}
+	mc.mu.Unlock()
+	for _, s := range list {
+		s.closedBy("disconnected")
+	}
 }
 
 // Options configure a Session.

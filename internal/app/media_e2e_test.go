@@ -89,6 +89,7 @@ func connect(t testing.TB, n *apptest.Node, name string) *member {
 			collect(p)
 		}
 	}
+	opts.OnState = mb.mc.OnState
 	mb.c = n.Dial(t, mb.u, opts)
 	return mb
 }
@@ -253,8 +254,15 @@ func TestMediaLeaveAndDisconnectCleanUp(t *testing.T) {
 	if err := a.sess.Leave(ctx(t)); err != nil {
 		t.Fatal(err)
 	}
-	b.sess.Close()
-	b.c.Close() // the connection drops: the server removes b
+	b.c.Close() // the connection drops: the server removes b, the client closes its session
+	select {
+	case <-b.sess.Closed():
+	case <-time.After(5 * time.Second):
+		t.Fatal("the client kept its session after the connection dropped")
+	}
+	if r := b.sess.Reason(); r != "disconnected" {
+		t.Fatalf("session closed for %q", r)
+	}
 	apptest.Wait(t, 10*time.Second, "an empty node", func() bool {
 		s, p := n.MediaServer().Sessions()
 		return s == 0 && p == 0
