@@ -25,12 +25,12 @@ fi
 
 # Browser tests (test/browser): headless Chromium from Debian, driven by
 # playwright-core from npm.
-if [ ! -x "${PARLEY_CHROMIUM:-/usr/bin/chromium}" ]; then
+if [ ! -x "${PARLEY_TEST_CHROMIUM:-/usr/bin/chromium}" ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     say "installing Chromium for the browser tests (apt-get install chromium)"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null || die "could not install Chromium; install it (apt-get install chromium) or set PARLEY_CHROMIUM to a Chromium binary"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null || die "could not install Chromium; install it (apt-get install chromium) or set PARLEY_TEST_CHROMIUM to a Chromium binary"
   else
-    die "Chromium is missing for the browser tests: install it (Debian/Ubuntu: sudo apt-get install chromium) or set PARLEY_CHROMIUM to a Chromium binary"
+    die "Chromium is missing for the browser tests: install it (Debian/Ubuntu: sudo apt-get install chromium) or set PARLEY_TEST_CHROMIUM to a Chromium binary"
   fi
 fi
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then

@@ -1,5 +1,5 @@
 // Package browser holds Parley's browser tests: headless Chromium (Debian's
-// /usr/bin/chromium, or PARLEY_CHROMIUM) driven by playwright-core through
+// /usr/bin/chromium, or PARLEY_TEST_CHROMIUM) driven by playwright-core through
 // media.mjs, against a whole node started in the test. scripts/test.sh
 // installs Chromium and the npm package; without them the tests fail and say
 // what is missing.
@@ -55,12 +55,12 @@ func (r *rules) speak(u string) {
 
 func chromiumPath(t testing.TB) string {
 	t.Helper()
-	p := os.Getenv("PARLEY_CHROMIUM")
+	p := os.Getenv("PARLEY_TEST_CHROMIUM")
 	if p == "" {
 		p = "/usr/bin/chromium"
 	}
 	if _, err := os.Stat(p); err != nil {
-		t.Fatalf("Chromium not found at %s: install it (Debian: apt-get install chromium; scripts/test.sh does) or set PARLEY_CHROMIUM", p)
+		t.Fatalf("Chromium not found at %s: install it (Debian: apt-get install chromium; scripts/test.sh does) or set PARLEY_TEST_CHROMIUM", p)
 	}
 	if _, err := exec.LookPath("node"); err != nil {
 		t.Fatal("node is not installed (Debian: apt-get install nodejs npm)")
@@ -139,7 +139,7 @@ func runBrowser(t testing.TB, n *apptest.Node, mode string, peers []browserPeer,
 	cmd := exec.CommandContext(ctx, "node", "media.mjs", string(arg))
 	b := &browser{cmd: cmd, lines: make(chan result, 4), stderr: &lockedBuffer{}, done: make(chan error, 1)}
 	cmd.Stderr = b.stderr
-	if os.Getenv("PARLEY_BROWSER_VERBOSE") != "" {
+	if os.Getenv("PARLEY_TEST_BROWSER_VERBOSE") != "" {
 		cmd.Stderr = io.MultiWriter(b.stderr, os.Stderr)
 	}
 	stdin, err := cmd.StdinPipe()
@@ -258,11 +258,11 @@ func TestGoSpeakerHeardByChromiumListener(t *testing.T) {
 
 // TestChromiumJoinToFirstAudio measures, in Chromium, the time from the
 // media.join request to the first RTP packet of a Go speaker, over
-// PARLEY_BROWSER_JOINS joins (default 5). docs/benchmarks-media.md has the
+// PARLEY_TEST_BROWSER_JOINS joins (default 5). docs/benchmarks-media.md has the
 // figures of a longer run.
 func TestChromiumJoinToFirstAudio(t *testing.T) {
 	joins := 5
-	if v, err := strconv.Atoi(os.Getenv("PARLEY_BROWSER_JOINS")); err == nil && v > 0 {
+	if v, err := strconv.Atoi(os.Getenv("PARLEY_TEST_BROWSER_JOINS")); err == nil && v > 0 {
 		joins = v
 	}
 	r := &rules{}
@@ -271,7 +271,7 @@ func TestChromiumJoinToFirstAudio(t *testing.T) {
 	sp, l := n.SignUp(t, "GoSpeaker"), n.SignUp(t, "ChromeJoiner")
 	r.speak(sp.ID)
 	goJoin(t, n, sp, room, true)
-	b := runBrowser(t, n, "latency", []browserPeer{{Token: token(t, l), Session: room}}, map[string]any{"joins": joins, "verbose": os.Getenv("PARLEY_BROWSER_VERBOSE") != ""})
+	b := runBrowser(t, n, "latency", []browserPeer{{Token: token(t, l), Session: room}}, map[string]any{"joins": joins, "verbose": os.Getenv("PARLEY_TEST_BROWSER_VERBOSE") != ""})
 	ms := b.next(t).FirstAudioMS
 	if len(ms) != joins {
 		t.Fatalf("%d measures, want %d", len(ms), joins)
