@@ -64,6 +64,7 @@ type Main struct {
 	httpSrv   *http.Server
 
 	presenceRule PresenceRule
+	media        mediaApp
 	listener     net.Listener
 
 	rooms *roomsApp // the rooms domain's wiring (rooms.go); nil when disabled

@@ -156,15 +156,21 @@ func (m *Main) startRooms(ctx context.Context) error {
 		Unsubscribed: func(u core.UserID, c core.ConnID, s core.StreamID) { r.tellConn(s, u, c, rooms.CmdDetach) },
 	})
 	m.gw.RegisterKind(rooms.ModKind, gateway.Kind{Authorize: r.authorizeModInbox})
+	m.RegisterMediaKind(rooms.Kind, roomMedia{r}, false)
 	for _, name := range rooms.ClientCommands {
 		m.gw.Handle("room."+name, r.method(name))
 	}
 
 	evictSub, err := m.bus.Subscribe(bus.Evict, func(_ string, data []byte) {
 		var e eviction
-		if json.Unmarshal(data, &e) == nil {
+		if json.Unmarshal(data, &e) != nil {
+			return
+		}
+		room, _ := rooms.RoomOf(e.Stream)
+		if e.User != "" {
 			m.gw.EndSubscriptions(e.User, e.Stream, errs.E(errs.Forbidden, "%s", e.Reason))
 		}
+		m.dropFromAudio(room, e.User)
 	})
 	if err != nil {
 		return err
@@ -477,7 +483,9 @@ func (r *roomsApp) tellConn(s core.StreamID, user core.UserID, conn core.ConnID,
 	}
 }
 
-// eviction asks every node to end a user's subscriptions to a stream.
+// eviction asks every node to end a user's subscriptions to a room's
+// stream and take them out of its audio; with no user, to end the room's
+// audio (it ended).
 type eviction struct {
 	Stream core.StreamID `json:"stream"`
 	User   core.UserID   `json:"user"`

@@ -28,7 +28,7 @@ func TestRoomAcrossTwoNodes(t *testing.T) {
 	})
 	a := roomNode(t, ext)
 	b := roomNode(t, ext)
-	host := newMember(t, a, "Host")
+	host := newRoomUser(t, a, "Host")
 	room := host.createRoom(t, map[string]any{"title": "Two nodes"})
 	host.join(t, room)
 	var unsub sync.Map
@@ -36,8 +36,8 @@ func TestRoomAcrossTwoNodes(t *testing.T) {
 	ev := &apptest.Events{}
 	opts := ev.Options()
 	opts.OnUnsubscribed = func(stream string, err error) { unsub.Store(stream, err) }
-	remote := &member{User: u, c: b.Dial(t, u, opts), ev: ev}
-	other := newMember(t, b, "Other")
+	remote := &roomUser{User: u, c: b.Dial(t, u, opts), ev: ev}
+	other := newRoomUser(t, b, "Other")
 	remote.join(t, room)
 	other.join(t, room)
 	apptest.Wait(t, 10*time.Second, "three participants", func() bool { return host.snapshot(t, room).Counts.Total == 3 })

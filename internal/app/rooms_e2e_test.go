@@ -15,10 +15,10 @@ import (
 // participant receives.
 func TestRoomStageFlow(t *testing.T) {
 	n := roomNode(t)
-	host := newMember(t, n, "Host")
-	mod := newMember(t, n, "Mod")
-	ann := newMember(t, n, "Ann")
-	bob := newMember(t, n, "Bob")
+	host := newRoomUser(t, n, "Host")
+	mod := newRoomUser(t, n, "Mod")
+	ann := newRoomUser(t, n, "Ann")
+	bob := newRoomUser(t, n, "Bob")
 	room := host.createRoom(t, map[string]any{"title": "Stage flow", "topics": []string{"Go"}})
 	host.join(t, room)
 	mod.join(t, room)
@@ -41,7 +41,7 @@ func TestRoomStageFlow(t *testing.T) {
 	mod.must(t, "invite", map[string]any{"room": room, "user": ann.ID})
 	ann.must(t, "invite.answer", map[string]any{"room": room, "accept": true})
 	apptest.Wait(t, 5*time.Second, "everyone sees ann on the stage", func() bool {
-		for _, m := range []*member{host, mod, bob} {
+		for _, m := range []*roomUser{host, mod, bob} {
 			added := eventsOf[rooms.RoleData](t, m, room, rooms.EvSpeakerAdded)
 			if len(added) == 0 || string(added[len(added)-1].User) != ann.ID {
 				return false
@@ -87,8 +87,8 @@ func TestRoomConfiguredLimitsApply(t *testing.T) {
 		c.Rooms.MaxComment = 10
 		c.Rooms.Reactions = []string{"🎉"}
 	}))
-	host := newMember(t, n, "Host")
-	lis := newMember(t, n, "Lis")
+	host := newRoomUser(t, n, "Host")
+	lis := newRoomUser(t, n, "Lis")
 	room := host.createRoom(t, nil)
 	host.join(t, room)
 	lis.join(t, room)

@@ -26,21 +26,21 @@ func roomNode(t *testing.T, opts ...apptest.Option) *apptest.Node {
 }
 
 // member is a signed-up user with a connection and what it received.
-type member struct {
+type roomUser struct {
 	*apptest.User
 	c  *client.Client
 	ev *apptest.Events
 }
 
-func newMember(t *testing.T, n *apptest.Node, name string) *member {
+func newRoomUser(t *testing.T, n *apptest.Node, name string) *roomUser {
 	t.Helper()
 	u := n.SignUp(t, name)
 	ev := &apptest.Events{}
-	return &member{User: u, c: n.Dial(t, u, ev.Options()), ev: ev}
+	return &roomUser{User: u, c: n.Dial(t, u, ev.Options()), ev: ev}
 }
 
 // call sends room.<cmd> and returns the raw result or the error.
-func (m *member) call(t *testing.T, cmd string, params any) (json.RawMessage, error) {
+func (m *roomUser) call(t *testing.T, cmd string, params any) (json.RawMessage, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
@@ -50,7 +50,7 @@ func (m *member) call(t *testing.T, cmd string, params any) (json.RawMessage, er
 }
 
 // must sends room.<cmd> and fails the test on error.
-func (m *member) must(t *testing.T, cmd string, params any) json.RawMessage {
+func (m *roomUser) must(t *testing.T, cmd string, params any) json.RawMessage {
 	t.Helper()
 	raw, err := m.call(t, cmd, params)
 	if err != nil {
@@ -60,7 +60,7 @@ func (m *member) must(t *testing.T, cmd string, params any) json.RawMessage {
 }
 
 // fails expects room.<cmd> to fail with code.
-func (m *member) fails(t *testing.T, code, cmd string, params any) {
+func (m *roomUser) fails(t *testing.T, code, cmd string, params any) {
 	t.Helper()
 	_, err := m.call(t, cmd, params)
 	var ce *client.Error
@@ -70,7 +70,7 @@ func (m *member) fails(t *testing.T, code, cmd string, params any) {
 }
 
 // createRoom creates a live room (or a scheduled one with at) as m.
-func (m *member) createRoom(t *testing.T, params map[string]any) rooms.RoomID {
+func (m *roomUser) createRoom(t *testing.T, params map[string]any) rooms.RoomID {
 	t.Helper()
 	if params == nil {
 		params = map[string]any{}
@@ -88,7 +88,7 @@ func (m *member) createRoom(t *testing.T, params map[string]any) rooms.RoomID {
 }
 
 // join joins the room and subscribes to its stream from the snapshot.
-func (m *member) join(t *testing.T, room rooms.RoomID) rooms.Snapshot {
+func (m *roomUser) join(t *testing.T, room rooms.RoomID) rooms.Snapshot {
 	t.Helper()
 	var snap rooms.Snapshot
 	if err := json.Unmarshal(m.must(t, "join", map[string]any{"room": room}), &snap); err != nil {
@@ -103,7 +103,7 @@ func (m *member) join(t *testing.T, room rooms.RoomID) rooms.Snapshot {
 	return snap
 }
 
-func (m *member) snapshot(t *testing.T, room rooms.RoomID) rooms.Snapshot {
+func (m *roomUser) snapshot(t *testing.T, room rooms.RoomID) rooms.Snapshot {
 	t.Helper()
 	var snap rooms.Snapshot
 	if err := json.Unmarshal(m.must(t, "get", map[string]any{"room": room}), &snap); err != nil {
@@ -113,7 +113,7 @@ func (m *member) snapshot(t *testing.T, room rooms.RoomID) rooms.Snapshot {
 }
 
 // eventsOf decodes the data of m's events of typ in room's stream.
-func eventsOf[T any](t *testing.T, m *member, room rooms.RoomID, typ string) []T {
+func eventsOf[T any](t *testing.T, m *roomUser, room rooms.RoomID, typ string) []T {
 	t.Helper()
 	var out []T
 	for _, e := range m.ev.Of(string(room.Stream()), typ) {

@@ -23,7 +23,7 @@ func TestRoomHoldsTheSeedsFigures(t *testing.T) {
 		c.Rooms.ReactionRate, c.Rooms.ReactionBurst = 1e6, 1000000
 	})
 	n := roomNode(t, fast)
-	host := newMember(t, n, "Host")
+	host := newRoomUser(t, n, "Host")
 	room := host.createRoom(t, nil)
 	host.join(t, room)
 	s := room.Stream()
@@ -70,7 +70,7 @@ func TestRoomHoldsTheSeedsFigures(t *testing.T) {
 	dir := n.Config.DataDir
 	n.Close()
 	n2 := roomNode(t, apptest.WithDataDir(dir), fast)
-	host2 := newMember(t, n2, "Host2")
+	host2 := newRoomUser(t, n2, "Host2")
 	snap := host2.snapshot(t, room)
 	var total int64
 	for _, v := range snap.Reactions {

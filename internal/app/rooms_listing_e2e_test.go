@@ -11,7 +11,7 @@ import (
 	"github.com/parleyhq/parley/internal/rooms"
 )
 
-func homeOf(t *testing.T, n *apptest.Node, m *member) map[rooms.RoomID]string {
+func homeOf(t *testing.T, n *apptest.Node, m *roomUser) map[rooms.RoomID]string {
 	t.Helper()
 	var page httpapi.HomePage
 	if err := n.API.Do(ctx(t), http.MethodGet, "/v1/home", token(t, m), nil, &page); err != nil {
@@ -29,13 +29,13 @@ func homeOf(t *testing.T, n *apptest.Node, m *member) map[rooms.RoomID]string {
 // invitations, with ended rooms removed.
 func TestRoomListingsAndHome(t *testing.T) {
 	n := roomNode(t)
-	star := newMember(t, n, "Star")
-	fan := newMember(t, n, "Fan")
-	late := newMember(t, n, "Late")
-	other := newMember(t, n, "Other")
-	spk := newMember(t, n, "Speaker")
-	for _, f := range []*member{fan} {
-		for _, who := range []*member{star, spk} {
+	star := newRoomUser(t, n, "Star")
+	fan := newRoomUser(t, n, "Fan")
+	late := newRoomUser(t, n, "Late")
+	other := newRoomUser(t, n, "Other")
+	spk := newRoomUser(t, n, "Speaker")
+	for _, f := range []*roomUser{fan} {
+		for _, who := range []*roomUser{star, spk} {
 			if err := n.API.Do(ctx(t), http.MethodPut, "/v1/users/"+who.ID+"/follow", token(t, f), nil, nil); err != nil {
 				t.Fatal(err)
 			}

@@ -18,9 +18,9 @@ import (
 // join this room or any other room of the host, nor see them.
 func TestRoomKickedAndBlockedCannotRejoin(t *testing.T) {
 	n := roomNode(t)
-	host := newMember(t, n, "Host")
-	kim := newMember(t, n, "Kim")
-	bea := newMember(t, n, "Bea")
+	host := newRoomUser(t, n, "Host")
+	kim := newRoomUser(t, n, "Kim")
+	bea := newRoomUser(t, n, "Bea")
 	var unsub sync.Map
 	unsubOpts := func(ev *apptest.Events) *client.Options {
 		o := ev.Options()
@@ -85,7 +85,7 @@ func TestRoomKickedAndBlockedCannotRejoin(t *testing.T) {
 	bea.join(t, room)
 }
 
-func token(t *testing.T, m *member) string {
+func token(t *testing.T, m *roomUser) string {
 	t.Helper()
 	tok, err := m.Session.Token(context.Background())
 	if err != nil {
@@ -102,12 +102,12 @@ func isCode(err error, code string) bool {
 // TestRoomOneVotePerPoll: many concurrent votes of one user count once.
 func TestRoomOneVotePerPoll(t *testing.T) {
 	n := roomNode(t)
-	host := newMember(t, n, "Host")
+	host := newRoomUser(t, n, "Host")
 	room := host.createRoom(t, nil)
 	host.join(t, room)
-	voters := make([]*member, 8)
+	voters := make([]*roomUser, 8)
 	for i := range voters {
-		voters[i] = newMember(t, n, "Voter")
+		voters[i] = newRoomUser(t, n, "Voter")
 		voters[i].join(t, room)
 	}
 	host.must(t, "poll.open", map[string]any{"room": room, "question": "Which?", "options": []string{"a", "b", "c"}})
@@ -160,10 +160,10 @@ func TestRoomParticipantsFollowConnections(t *testing.T) {
 		c.Rooms.ReconnectGrace = time.Second
 		c.Rooms.HostGrace = 2 * time.Second
 	}))
-	host := newMember(t, n, "Host")
+	host := newRoomUser(t, n, "Host")
 	room := host.createRoom(t, nil)
 	host.join(t, room)
-	lis := newMember(t, n, "Lis")
+	lis := newRoomUser(t, n, "Lis")
 	lis.join(t, room)
 	second := n.Dial(t, lis.User, nil) // a second tab of the same user
 	if _, err := second.Subscribe(ctx(t), string(room.Stream()), nil); err != nil {
@@ -180,7 +180,7 @@ func TestRoomParticipantsFollowConnections(t *testing.T) {
 	apptest.Wait(t, 5*time.Second, "the listener to leave", func() bool { return total() == 1 })
 	// The host's connection goes: the room ends after the host grace.
 	host.c.Close()
-	watcher := newMember(t, n, "Watcher")
+	watcher := newRoomUser(t, n, "Watcher")
 	apptest.Wait(t, 10*time.Second, "the room to end", func() bool {
 		s := watcher.snapshot(t, room)
 		return s.Status == rooms.Ended && s.EndReason == rooms.EndedHostLeft

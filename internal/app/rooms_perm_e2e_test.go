@@ -18,7 +18,7 @@ import (
 type clientExec struct {
 	t     *testing.T
 	room  rooms.RoomID
-	users map[string]*member
+	users map[string]*roomUser
 }
 
 func (x *clientExec) User(as string) core.UserID { return core.UserID(x.users[as].ID) }
@@ -42,9 +42,9 @@ func (x *clientExec) Call(as, cmd string, in rooms.Input) (json.RawMessage, errs
 // target, and the action must succeed exactly when the table allows it.
 func TestRoomPermissionTable(t *testing.T) {
 	n := roomNode(t)
-	users := map[string]*member{}
+	users := map[string]*roomUser{}
 	for _, l := range []string{roomstest.Host, roomstest.Mod, roomstest.Speaker, roomstest.Listener, roomstest.Visitor, roomstest.Target} {
-		users[l] = newMember(t, n, l)
+		users[l] = newRoomUser(t, n, l)
 	}
 	cells := 0
 	roomstest.WalkPermissions(t, func(t *testing.T, scheduled bool) roomstest.Exec {

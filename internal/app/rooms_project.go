@@ -26,6 +26,7 @@ func (r *roomsApp) observe(s core.StreamID, evs []eventlog.Event) {
 			project, urgent = true, true
 		case rooms.EvEnded:
 			project, urgent, ended = true, true, true
+			go r.evict(id, "", "the room ended")
 		case rooms.EvKicked, rooms.EvBlocked:
 			var t rooms.Target
 			if json.Unmarshal(e.Data, &t) == nil {

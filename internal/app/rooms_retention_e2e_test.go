@@ -31,8 +31,8 @@ func TestRoomHotStateExpiresAfter72Hours(t *testing.T) {
 		c.Rooms.CommentBurst = 1000
 	})
 	n := roomNode(t, apptest.WithClock(clk), fast)
-	host := newMember(t, n, "Host")
-	lis := newMember(t, n, "Listener")
+	host := newRoomUser(t, n, "Host")
+	lis := newRoomUser(t, n, "Listener")
 	room := host.createRoom(t, nil)
 	host.join(t, room)
 	snap := lis.join(t, room)
@@ -86,7 +86,7 @@ func TestRoomHotStateExpiresAfter72Hours(t *testing.T) {
 	n.Close()
 	clk.Advance(72*time.Hour + time.Minute)
 	n2 := roomNode(t, apptest.WithClock(clk), apptest.WithDataDir(dir), fast)
-	viewer := newMember(t, n2, "Viewer")
+	viewer := newRoomUser(t, n2, "Viewer")
 	apptest.Wait(t, 10*time.Second, "the sweeper to end the room", func() bool {
 		return viewer.snapshot(t, late).Status == rooms.Ended
 	})
@@ -114,11 +114,11 @@ func TestRoomAnalyticsExactlyOnceAfterKilledWorker(t *testing.T) {
 			}
 		})
 		n := roomNode(t, apptest.WithDataDir(filepath.Join(dir, "node")), short)
-		host := newMember(t, n, "Host")
+		host := newRoomUser(t, n, "Host")
 		room := host.createRoom(t, nil)
 		host.join(t, room)
 		for i := 0; i < 4; i++ {
-			m := newMember(t, n, "L")
+			m := newRoomUser(t, n, "L")
 			m.join(t, room)
 			m.must(t, "comment", map[string]any{"room": room, "text": fmt.Sprintf("hello %d", i)})
 			m.must(t, "react", map[string]any{"room": room, "emoji": "🔥", "count": 5})

@@ -20,7 +20,7 @@ func TestRoomReactionTotalsExact(t *testing.T) {
 	n := roomNode(t, apptest.WithConfig(func(c *config.Config) {
 		c.Rooms.ReactionRate, c.Rooms.ReactionBurst = 100000, 100000
 	}))
-	host := newMember(t, n, "Host")
+	host := newRoomUser(t, n, "Host")
 	room := host.createRoom(t, nil)
 	host.join(t, room)
 	emoji := n.Config.Rooms.Reactions
@@ -28,7 +28,7 @@ func TestRoomReactionTotalsExact(t *testing.T) {
 	want := make([]atomic.Int64, len(emoji))
 	var wg sync.WaitGroup
 	for i := 0; i < clients; i++ {
-		m := newMember(t, n, "Fan")
+		m := newRoomUser(t, n, "Fan")
 		m.join(t, room)
 		wg.Add(1)
 		go func() {
@@ -85,12 +85,12 @@ func TestRoomReactionTotalsExact(t *testing.T) {
 // pushed to participants with the end and served by the API.
 func TestRoomSummaryExact(t *testing.T) {
 	n := roomNode(t)
-	host := newMember(t, n, "Host")
+	host := newRoomUser(t, n, "Host")
 	room := host.createRoom(t, map[string]any{"title": "Summary"})
 	host.join(t, room)
-	var ms []*member
+	var ms []*roomUser
 	for i := 0; i < 6; i++ {
-		m := newMember(t, n, "L")
+		m := newRoomUser(t, n, "L")
 		m.join(t, room)
 		ms = append(ms, m)
 	}
@@ -145,10 +145,10 @@ func TestRoomResumeMissesNoComment(t *testing.T) {
 	n := roomNode(t, apptest.WithConfig(func(c *config.Config) {
 		c.Rooms.CommentRate, c.Rooms.CommentBurst = 10000, 10000
 	}))
-	host := newMember(t, n, "Host")
+	host := newRoomUser(t, n, "Host")
 	room := host.createRoom(t, nil)
 	host.join(t, room)
-	lis := newMember(t, n, "Listener")
+	lis := newRoomUser(t, n, "Listener")
 	start := lis.join(t, room).Seq
 	const total = 300
 	done := make(chan struct{})

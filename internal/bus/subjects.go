@@ -42,6 +42,9 @@ const (
 	BucketLastSeen = "parley_lastseen"
 	BucketLeases   = "parley_leases"
 	BucketRooms    = "parley_rooms" // live rooms' hot state, with per-key TTL
+	// BucketMedia maps each audio session to the node whose media server
+	// hosts it.
+	BucketMedia = "parley_media"
 )
 
 // Work queue names.
@@ -68,3 +71,12 @@ func DeadLetterStream(name string) string { return "PARLEY_DLQ_" + name }
 // NodeCommands is where a node takes commands for the streams it owns,
 // forwarded by other nodes: parley.node.<node>.cmd.
 func NodeCommands(n core.NodeID) string { return prefix + "node." + string(n) + ".cmd" }
+
+// NodeMedia is where a node's media server takes requests for the audio
+// sessions it hosts, from the nodes its participants are connected to:
+// parley.node.<node>.media.
+func NodeMedia(n core.NodeID) string { return prefix + "node." + string(n) + ".media" }
+
+// NodeMediaSignal is where a node takes the signaling of audio sessions
+// hosted elsewhere for its own connections: parley.node.<node>.mediasig.
+func NodeMediaSignal(n core.NodeID) string { return prefix + "node." + string(n) + ".mediasig" }

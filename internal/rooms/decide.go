@@ -56,6 +56,7 @@ const (
 	CmdView   = "view"   // query: may the caller see the room (subscribe)?
 	CmdWhois  = "whois"  // query: the caller's role
 	CmdHot    = "hot"    // query: the live state shared in the bus KV
+	CmdMedia  = "media"  // query: the caller's audio rights (MediaState)
 )
 
 // ClientCommands lists the commands clients may send, as protocol methods
@@ -207,6 +208,8 @@ func (c *call) run() (decision, error) {
 		return reply(b.authRole(c.user)), nil
 	case CmdHot:
 		return reply(b.hotView(c.now)), nil
+	case CmdMedia:
+		return b.mediaState(c.user, c.now)
 	case CmdExpire:
 		if b.status != Ended && !b.expiresAt.IsZero() && !c.now.Before(b.expiresAt) {
 			return b.endDecision(c.now, b.expiryReason()), nil

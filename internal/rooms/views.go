@@ -202,6 +202,27 @@ func (b *Behavior) hotView(now time.Time) Hot {
 		Counts: b.countsView(), Stage: b.stageView(now, nil), Settings: b.settings, ExpiresAt: b.expiresAt}
 }
 
+// MediaState is what the audio of a room needs to know of one participant:
+// whether they are on the stage (may send) and muted, as of Seq, the last
+// event the state folded (the version of the audio policy it gives).
+type MediaState struct {
+	OnStage bool   `json:"on_stage"`
+	Muted   bool   `json:"muted"`
+	Seq     uint64 `json:"seq"`
+}
+
+// mediaState answers CmdMedia: only participants of a live room have audio.
+func (b *Behavior) mediaState(u core.UserID, now time.Time) (decision, error) {
+	if err := b.requireLive(); err != nil {
+		return decision{}, err
+	}
+	m := b.memberView(u, now)
+	if m == nil {
+		return decision{}, errs.E(errs.Forbidden, "join the room first")
+	}
+	return reply(MediaState{OnStage: m.role.OnStage(), Muted: m.muted, Seq: b.lastSeq}), nil
+}
+
 // State returns the room's state view (for replay and inspection).
 func (b *Behavior) State() any {
 	now := b.endedAt
