@@ -247,7 +247,7 @@ func (h *Host) actorFor(stream core.StreamID) (*actor, error) {
 		if !ok {
 			return nil, errs.E(errs.NotFound, "no stream kind %q", stream.Kind())
 		}
-		a = newActor(h, stream, f(stream))
+		a = newActor(h, stream, f)
 		h.actors[stream] = a
 		h.wg.Add(1)
 		go a.run()

@@ -234,3 +234,58 @@ func TestUnknownKindAndBadStream(t *testing.T) {
 		t.Fatal("an actor started for a refused command")
 	}
 }
+
+// flakyLog fails the next AppendMany when fail is set, as a database error
+// would; everything else goes to the real log.
+type flakyLog struct {
+	*eventlog.Log
+	mu   sync.Mutex
+	fail bool
+}
+
+func (f *flakyLog) AppendMany(ctx context.Context, reqs []eventlog.AppendRequest) ([]eventlog.AppendResult, []error) {
+	f.mu.Lock()
+	fail := f.fail
+	f.fail = false
+	f.mu.Unlock()
+	if fail {
+		errsOut := make([]error, len(reqs))
+		for i := range errsOut {
+			errsOut[i] = errs.E(errs.Unavailable, "disk on fire")
+		}
+		return make([]eventlog.AppendResult, len(reqs)), errsOut
+	}
+	return f.Log.AppendMany(ctx, reqs)
+}
+
+// TestFailedAppendRebuildsState: after an append fails, the actor's state
+// is rebuilt from the log into a fresh behaviour, so the failed command
+// leaves no trace and nothing counts twice.
+func TestFailedAppendRebuildsState(t *testing.T) {
+	st, err := sqlite.OpenEventLog(context.Background(), filepath.Join(t.TempDir(), "ev.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := eventlog.NewLog(st, eventlog.Options{})
+	flaky := &flakyLog{Log: log}
+	h := actor.NewHost(actor.Options{Log: flaky, Publisher: &recorder{evs: map[core.StreamID][]uint64{}}})
+	h.Register("c", func(core.StreamID) actor.Behavior { return &counter{limit: 100} })
+	t.Cleanup(func() { h.Close(); log.Close(); st.Close() })
+	ctx := context.Background()
+	if _, err := h.Do(ctx, "c:f", add(1, "")); err != nil {
+		t.Fatal(err)
+	}
+	flaky.mu.Lock()
+	flaky.fail = true
+	flaky.mu.Unlock()
+	if _, err := h.Do(ctx, "c:f", add(10, "")); errs.CodeOf(err) != errs.Unavailable {
+		t.Fatalf("failed append answered %v", err)
+	}
+	if _, err := h.Do(ctx, "c:f", add(1, "")); err != nil {
+		t.Fatal(err)
+	}
+	st2, _ := h.Inspect(ctx, "c:f")
+	if got := st2.(map[string]int); got["total"] != 2 || got["applied"] != 2 {
+		t.Fatalf("state after a failed append: %v, want total 2 from 2 events", got)
+	}
+}

@@ -13,6 +13,7 @@ import (
 type actor struct {
 	h        *Host
 	stream   core.StreamID
+	f        Factory
 	b        Behavior
 	mailbox  chan *msg
 	quit     chan struct{}
@@ -32,11 +33,11 @@ type keyEntry struct {
 	reply       any
 }
 
-func newActor(h *Host, stream core.StreamID, b Behavior) *actor {
+func newActor(h *Host, stream core.StreamID, f Factory) *actor {
 	return &actor{
 		h:       h,
 		stream:  stream,
-		b:       b,
+		f:       f,
 		mailbox: make(chan *msg, 1024),
 		quit:    make(chan struct{}),
 		log:     h.opts.Logger.With("stream", string(stream)),
@@ -44,8 +45,10 @@ func newActor(h *Host, stream core.StreamID, b Behavior) *actor {
 	}
 }
 
-// load rebuilds the state from the log.
+// load rebuilds the state from the log, into a new behaviour so that
+// nothing of the state it replaces can count twice.
 func (a *actor) load(ctx context.Context) error {
+	a.b = a.f(a.stream)
 	a.last = 0
 	clear(a.keys)
 	a.keyOrder = a.keyOrder[:0]
@@ -159,11 +162,15 @@ func (a *actor) run() {
 		case <-tickC:
 			// The host's clock, not the ticker's, is "now", so that a test
 			// clock moves deadlines and the events' times agree.
+			// A reload replaces the behaviour: ask the current one.
+			if tk, ok := a.b.(Ticker); ok {
+				ticker = tk
+			}
 			if d, ok := ticker.Tick(a.h.opts.Clock.Now().UTC()); ok {
 				a.process(ctx, nil, &d)
 			}
 		case <-idle.C:
-			if ticker != nil && ticker.Busy() {
+			if tk, ok := a.b.(Ticker); ok && tk.Busy() {
 				idle.Reset(a.h.opts.IdleTimeout)
 				continue
 			}

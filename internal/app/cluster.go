@@ -77,6 +77,7 @@ type forwardedResult struct {
 	Duplicate bool             `json:"duplicate,omitempty"`
 	Code      errs.Code        `json:"code,omitempty"`
 	Message   string           `json:"message,omitempty"`
+	RetryMS   int64            `json:"retry_ms,omitempty"`
 	NotOwner  bool             `json:"not_owner,omitempty"`
 	Owner     core.NodeID      `json:"owner,omitempty"`
 }
@@ -105,7 +106,9 @@ func (f forwarder) Forward(ctx context.Context, node core.NodeID, s core.StreamI
 	case r.NotOwner:
 		return actor.Result{}, &actor.NotOwnerError{Owner: r.Owner}
 	case r.Code != "":
-		return actor.Result{}, errs.E(r.Code, "%s", r.Message)
+		e := errs.E(r.Code, "%s", r.Message)
+		e.RetryAfter = time.Duration(r.RetryMS) * time.Millisecond
+		return actor.Result{}, e
 	}
 	res := actor.Result{Events: r.Events, Duplicate: r.Duplicate}
 	if len(r.Reply) > 0 {
@@ -129,6 +132,7 @@ func (m *Main) serveForwarded(ctx context.Context, data []byte) []byte {
 		r.NotOwner, r.Owner = true, no.Owner
 	case err != nil:
 		r.Code, r.Message = errs.Public(err)
+		r.RetryMS = errs.RetryAfterOf(err).Milliseconds()
 	default:
 		r.Events, r.Duplicate = res.Events, res.Duplicate
 		if res.Reply != nil {
