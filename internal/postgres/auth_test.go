@@ -2,7 +2,6 @@ package postgres_test
 
 import (
 	"context"
-	"os"
 	"testing"
 
 	"github.com/parleyhq/parley/internal/auth"
@@ -11,7 +10,8 @@ import (
 	"github.com/parleyhq/parley/internal/testutil/pgtest"
 )
 
-func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+// TestMain is in eventlog_test.go: one per test binary, shared with this
+// external test package.
 
 func TestAuthStore(t *testing.T) {
 	authtest.Run(t, func(t *testing.T) auth.Store {
