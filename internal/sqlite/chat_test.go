@@ -39,3 +39,19 @@ func TestChatFullTextIndexIntegrity(t *testing.T) {
 		t.Fatalf("FTS index does not match the messages: %v", err)
 	}
 }
+
+func TestChatStoreShared(t *testing.T) {
+	chattest.RunShared(t, func(t *testing.T) (chat.Store, chat.Store) {
+		path := filepath.Join(t.TempDir(), AppFile)
+		var out [2]chat.Store
+		for i := range out {
+			db, err := Open(context.Background(), path, "app")
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { db.Close() })
+			out[i] = NewChatStore(db)
+		}
+		return out[0], out[1]
+	})
+}

@@ -600,3 +600,69 @@ func testWebhooks(t *testing.T, st chat.Store) {
 		t.Fatalf("after delete: %+v", hs)
 	}
 }
+
+// RunShared runs the tests of several projectors sharing one database, as
+// several nodes share one PostgreSQL: open returns two stores over the
+// same new, empty database.
+func RunShared(t *testing.T, open func(t *testing.T) (chat.Store, chat.Store)) {
+	t.Run("ConcurrentProjectorsApplyEachEventOnce", func(t *testing.T) {
+		a, b := open(t)
+		s := NewScript(t)
+		gen := s.Workspace("w1", "ann", "bob")
+		for i := 0; i < 60; i++ {
+			id, _ := s.Post(gen, "ann", chat.MessagePosted{Text: fmt.Sprintf("hello @bob %d", i), Mentions: []core.UserID{"bob"}})
+			s.Do(gen.Stream(), chat.CmdReact, "bob", chat.MessageRef{ID: id, Emoji: "ok"})
+			if i%10 == 0 {
+				s.Post(gen, "bob", chat.MessagePosted{Text: "reply", Thread: id})
+			}
+		}
+		evs := byStream(s.All())
+		// Both projectors get every event, in overlapping batches.
+		errc := make(chan error, 2)
+		for _, st := range []chat.Store{a, b} {
+			go func(st chat.Store) {
+				for i := 0; i < len(evs); i += 7 {
+					end := min(len(evs), i+13)
+					res, err := st.ApplyBatch(context.Background(), evs[i:end])
+					if err != nil {
+						errc <- err
+						return
+					}
+					for _, r := range res {
+						if r.Gap {
+							// The other projector is behind: its own batches fill the gap later.
+							_, err := st.ApplyBatch(context.Background(), evs[:end])
+							if err != nil {
+								errc <- err
+								return
+							}
+						}
+					}
+				}
+				errc <- nil
+			}(st)
+		}
+		for i := 0; i < 2; i++ {
+			if err := <-errc; err != nil {
+				t.Fatal(err)
+			}
+		}
+		shared, err := a.Dump(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := a.Reset(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		Apply(t, a, evs)
+		single, _ := a.Dump(context.Background())
+		for name := range single {
+			if !reflect.DeepEqual(shared[name], single[name]) {
+				t.Fatalf("%s differs between two concurrent projectors and one:\nshared %q\nsingle %q", name, shared[name], single[name])
+			}
+		}
+		if m, _ := a.Message(context.Background(), gen, "m1"); m.Replies != 1 || len(m.Reactions) != 1 || m.Reactions[0].Count != 1 {
+			t.Fatalf("m1 %+v", m)
+		}
+	})
+}
