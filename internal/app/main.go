@@ -63,6 +63,8 @@ type Main struct {
 	httpSrv   *http.Server
 
 	presenceRule PresenceRule
+	verifiers    []prefixVerifier // token verifiers of domains (see verify.go)
+	chat         *chatNode        // the chat domain's wiring (see chat.go)
 	listener     net.Listener
 
 	stopProbes chan struct{}
@@ -227,7 +229,7 @@ func (m *Main) startGateway(ctx context.Context) error {
 			TrustProxy:        cfg.HTTP.TrustProxy,
 		},
 		Logger:   m.Logger.With("component", "gateway"),
-		Verifier: m.auth,
+		Verifier: tokenVerifier{m},
 		Events:   m.log,
 		Broker:   broker{m.bus},
 		Metrics:  m.metrics,

@@ -330,6 +330,10 @@ func (c *Channel) Decide(cmd *actor.Command) (actor.Decision, error) {
 		return c.join(cmd, me)
 	case CmdChannelRemove:
 		return c.remove(cmd, as)
+	case CmdChannelInvite:
+		if as.System {
+			return c.invite(cmd, me)
+		}
 	}
 	if me == nil {
 		return actor.Decision{}, errs.E(errs.Forbidden, "not a member of this channel")
@@ -446,8 +450,8 @@ func (c *Channel) invite(cmd *actor.Command, me *CMember) (actor.Decision, error
 	switch {
 	case c.Kind.Direct():
 		return actor.Decision{}, errs.E(errs.InvalidArgument, "people cannot be added to a DM; open a new one")
-	case me.Guest || p.Role == RoleGuest:
-		return actor.Decision{}, errs.E(errs.Forbidden, "guests cannot add people")
+	case !p.System && (me == nil || me.Guest || p.Role == RoleGuest):
+		return actor.Decision{}, errs.E(errs.Forbidden, "guests and non-members cannot add people")
 	case len(p.Users) == 0 || len(p.Users) > 1000:
 		return actor.Decision{}, errs.E(errs.InvalidArgument, "add 1-1000 people at a time")
 	}

@@ -34,6 +34,8 @@ type Projector interface {
 	// events consecutive and in order, in one transaction. Events at or
 	// below a stream's checkpoint are skipped.
 	ApplyBatch(ctx context.Context, events []eventlog.Event) ([]ProjectionResult, error)
+	// Checkpoint returns the projected sequence of one stream (0 if none).
+	Checkpoint(ctx context.Context, stream core.StreamID) (uint64, error)
 	// Checkpoints returns the projected sequence of every stream, up to
 	// limit streams sorting after after.
 	Checkpoints(ctx context.Context, after core.StreamID, limit int) ([]eventlog.StreamInfo, error)

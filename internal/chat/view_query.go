@@ -75,6 +75,17 @@ func (v *View) Access(user core.UserID, ch ChannelID) (Access, error) {
 	return Access{}, errNoChannel
 }
 
+// Channel returns what the view knows of ch, without any access check.
+func (v *View) Channel(ch ChannelID) (ChannelInfo, bool) {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	c := v.ch[ch]
+	if c == nil || c.ws == "" {
+		return ChannelInfo{}, false
+	}
+	return c.info(), true
+}
+
 // Role returns user's role in ws, and false if they are not a member.
 func (v *View) Role(ws WorkspaceID, user core.UserID) (Role, bool) {
 	v.mu.RLock()

@@ -98,6 +98,19 @@ func projectStream(ctx context.Context, r *chatRows, group []eventlog.Event) (ch
 	return res, nil
 }
 
+// Checkpoint implements chat.Projector.
+func (s *ChatStore) Checkpoint(ctx context.Context, stream core.StreamID) (uint64, error) {
+	var seq int64
+	err := s.db.R.QueryRowContext(ctx, `SELECT seq FROM chat_checkpoints WHERE stream = ?`, string(stream)).Scan(&seq)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: chat checkpoint: %w", err)
+	}
+	return uint64(seq), nil
+}
+
 // Checkpoints implements chat.Projector.
 func (s *ChatStore) Checkpoints(ctx context.Context, after core.StreamID, limit int) ([]eventlog.StreamInfo, error) {
 	if limit <= 0 {

@@ -115,6 +115,12 @@ func testCheckpoints(t *testing.T, st chat.Store) {
 	if got[gen.Stream()] != all[len(all)-1].Seq || got["workspace:w1"] == 0 {
 		t.Fatalf("checkpoints %v", got)
 	}
+	if cp, err := st.Checkpoint(ctx, gen.Stream()); err != nil || cp != all[len(all)-1].Seq {
+		t.Fatalf("checkpoint %d %v", cp, err)
+	}
+	if cp, err := st.Checkpoint(ctx, "channel:nope"); err != nil || cp != 0 {
+		t.Fatalf("unknown checkpoint %d %v", cp, err)
+	}
 	page, _ := st.Checkpoints(ctx, "channel:", 1)
 	if len(page) != 1 || page[0].Stream != gen.Stream() {
 		t.Fatalf("paged checkpoints %v", page)
