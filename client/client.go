@@ -10,6 +10,8 @@
 package client
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/binary"
@@ -125,6 +127,7 @@ type Hello struct {
 		RatePerSecond    float64 `json:"rate_per_second"`
 		RateBurst        int     `json:"rate_burst"`
 		MaxSubscriptions int     `json:"max_subscriptions"`
+		MaxConnsPerUser  int     `json:"max_conns_per_user"`
 	} `json:"limits"`
 }
 
@@ -202,11 +205,11 @@ func Dial(ctx context.Context, o Options) (*Client, error) {
 		done:      make(chan struct{}),
 		loopDone:  make(chan struct{}),
 	}
-	nc, br, err := c.connect(ctx)
+	nc, r, err := c.connect(ctx)
 	if err != nil {
 		return nil, err
 	}
-	go c.loop(nc, br)
+	go c.loop(nc, r)
 	return c, nil
 }
 
@@ -235,7 +238,7 @@ func (c *Client) reconnectEnabled() bool { return c.opts.Reconnect == nil || *c.
 
 // connect dials, sends auth with the session and positions to resume, and
 // reads until hello.
-func (c *Client) connect(ctx context.Context) (net.Conn, []byte, error) {
+func (c *Client) connect(ctx context.Context) (net.Conn, *frameReader, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.opts.DialTimeout)
 	defer cancel()
 	token, err := c.opts.Token(ctx)
@@ -283,7 +286,7 @@ func (c *Client) connect(ctx context.Context) (net.Conn, []byte, error) {
 	if dl, ok := ctx.Deadline(); ok {
 		_ = nc.SetReadDeadline(dl)
 	}
-	r := &frameReader{src: nc, pre: pre}
+	r := newFrameReader(nc, pre)
 	payload, err := r.next(nc, &c.wmu)
 	if err != nil {
 		nc.Close()
@@ -326,15 +329,15 @@ func (c *Client) connect(ctx context.Context) (net.Conn, []byte, error) {
 	if c.opts.OnState != nil {
 		c.opts.OnState(true, nil)
 	}
-	return nc, r.pre, nil
+	return nc, r, nil
 }
 
 // loop reads the current connection and reconnects when it ends.
-func (c *Client) loop(nc net.Conn, pre []byte) {
+func (c *Client) loop(nc net.Conn, r *frameReader) {
 	defer close(c.loopDone)
 	attempt := 0
 	for {
-		err := c.read(nc, pre)
+		err := c.read(nc, r)
 		c.mu.Lock()
 		c.nc = nil
 		c.up = make(chan struct{})
@@ -361,7 +364,7 @@ func (c *Client) loop(nc net.Conn, pre []byte) {
 			case <-time.After(wait):
 			}
 			var cerr error
-			nc, pre, cerr = c.connect(context.Background())
+			nc, r, cerr = c.connect(context.Background())
 			if cerr == nil {
 				attempt = 0
 				break
@@ -425,10 +428,9 @@ type closeErr struct {
 func (e *closeErr) Error() string { return fmt.Sprintf("closed by server: %d %s", e.code, e.reason) }
 
 // read handles frames until the connection fails.
-func (c *Client) read(nc net.Conn, pre []byte) error {
-	r := &frameReader{src: nc, pre: pre}
-	stopWatch := c.watchdog(nc)
-	defer stopWatch()
+func (c *Client) read(nc net.Conn, r *frameReader) error {
+	watchdogs.add(c, nc)
+	defer watchdogs.remove(c)
 	var pendingErr *Error
 	for {
 		payload, err := r.next(nc, &c.wmu)
@@ -539,45 +541,6 @@ func (c *Client) onEvent(e Event) {
 	if c.opts.OnEvent != nil {
 		c.opts.OnEvent(e)
 	}
-}
-
-// watchdog closes nc when the server has been silent for two heartbeat
-// intervals, and refreshes the token before it expires.
-func (c *Client) watchdog(nc net.Conn) func() {
-	stop := make(chan struct{})
-	c.mu.Lock()
-	hb := time.Duration(c.hello.HeartbeatMS) * time.Millisecond
-	expires := c.hello.ExpiresAt
-	c.mu.Unlock()
-	if hb <= 0 {
-		hb = 25 * time.Second
-	}
-	go func() {
-		t := time.NewTicker(min(hb/4, time.Second))
-		defer t.Stop()
-		refreshAt := refreshTime(expires)
-		for {
-			select {
-			case <-stop:
-				return
-			case now := <-t.C:
-				if now.UnixNano()-c.lastRecv.Load() > int64(2*hb) {
-					c.log.Debug("server silent for two heartbeats; reconnecting")
-					nc.Close()
-					return
-				}
-				if !expires.IsZero() && now.After(refreshAt) {
-					if exp, err := c.refresh(); err == nil {
-						expires = exp
-						refreshAt = refreshTime(exp)
-					} else {
-						refreshAt = now.Add(time.Second)
-					}
-				}
-			}
-		}
-	}()
-	return func() { close(stop) }
 }
 
 // refreshTime is 80% into the remaining lifetime of a token.
@@ -862,20 +825,19 @@ func (w *bytesWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// frameReader reads server frames (unmasked), answering pings.
+// frameReader reads server frames (unmasked) through a small buffer, so a
+// burst of frames costs one read system call, answering pings.
 type frameReader struct {
-	src io.Reader
-	pre []byte
+	br  *bufio.Reader
 	hdr [ws.MaxHeaderSize]byte
 }
 
-func (r *frameReader) Read(p []byte) (int, error) {
-	if len(r.pre) > 0 {
-		n := copy(p, r.pre)
-		r.pre = r.pre[n:]
-		return n, nil
+// newFrameReader reads pre (bytes already received) and then src.
+func newFrameReader(src io.Reader, pre []byte) *frameReader {
+	if len(pre) > 0 {
+		src = io.MultiReader(bytes.NewReader(pre), src)
 	}
-	return r.src.Read(p)
+	return &frameReader{br: bufio.NewReaderSize(src, 2048)}
 }
 
 // next returns the payload of the next data message. A close frame ends
@@ -883,38 +845,49 @@ func (r *frameReader) Read(p []byte) (int, error) {
 func (r *frameReader) next(nc net.Conn, wmu *sync.Mutex) ([]byte, error) {
 	var msg []byte
 	for {
-		h, err := ws.ReadHeaderBuffer(r, r.hdr[:2:len(r.hdr)])
+		h, err := ws.ReadHeaderBuffer(r.br, r.hdr[:2:len(r.hdr)])
 		if err != nil {
 			return nil, err
 		}
-		if h.Length > 64<<20 {
+		if h.Length > 64<<20 || int64(len(msg))+h.Length > 64<<20 {
 			return nil, errors.New("client: server frame too large")
 		}
-		p := make([]byte, h.Length)
-		if _, err := io.ReadFull(r, p); err != nil {
+		if h.OpCode.IsControl() {
+			var p [125]byte
+			if h.Length > 125 {
+				return nil, errors.New("client: bad control frame")
+			}
+			if _, err := io.ReadFull(r.br, p[:h.Length]); err != nil {
+				return nil, err
+			}
+			switch h.OpCode {
+			case ws.OpClose:
+				ce := &closeErr{code: 1005}
+				if h.Length >= 2 {
+					ce.code = int(binary.BigEndian.Uint16(p[:2]))
+					ce.reason = string(p[2:h.Length])
+				}
+				return nil, ce
+			case ws.OpPing:
+				f := ws.MaskFrameInPlace(ws.NewPongFrame(append([]byte(nil), p[:h.Length]...)))
+				wmu.Lock()
+				_ = ws.WriteFrame(nc, f)
+				wmu.Unlock()
+			}
+			continue
+		}
+		off := len(msg)
+		if msg == nil {
+			msg = make([]byte, h.Length)
+		} else {
+			msg = append(msg, make([]byte, h.Length)...)
+		}
+		if _, err := io.ReadFull(r.br, msg[off:]); err != nil {
 			return nil, err
 		}
 		if h.Masked {
-			ws.Cipher(p, h.Mask, 0)
+			ws.Cipher(msg[off:], h.Mask, 0)
 		}
-		switch h.OpCode {
-		case ws.OpClose:
-			ce := &closeErr{code: 1005}
-			if len(p) >= 2 {
-				ce.code = int(binary.BigEndian.Uint16(p))
-				ce.reason = string(p[2:])
-			}
-			return nil, ce
-		case ws.OpPing:
-			f := ws.MaskFrameInPlace(ws.NewPongFrame(p))
-			wmu.Lock()
-			_ = ws.WriteFrame(nc, f)
-			wmu.Unlock()
-			continue
-		case ws.OpPong:
-			continue
-		}
-		msg = append(msg, p...)
 		if h.Fin {
 			return msg, nil
 		}

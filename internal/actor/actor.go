@@ -120,6 +120,17 @@ type Options struct {
 	// RecentKeys bounds the idempotency keys an actor remembers (default 4096);
 	// older retries are still caught by the log.
 	RecentKeys int
+	// Node is this node's id.
+	Node core.NodeID
+	// Leases, when set, makes streams owned by one node of a cluster at a
+	// time; Forwarder then carries commands to the owner. Without Leases
+	// (a single node), every actor runs here.
+	Leases    Leases
+	Forwarder Forwarder
+	// LeaseTTL is how long an owner keeps a stream without renewing, and so
+	// how long a dead owner's streams wait before another node takes them
+	// (default 10s).
+	LeaseTTL time.Duration
 }
 
 // Host owns the actors of this node. It is safe for concurrent use.
@@ -130,6 +141,7 @@ type Host struct {
 	actors map[core.StreamID]*actor
 	closed bool
 	wg     sync.WaitGroup
+	owners owners
 }
 
 // NewHost returns a Host. Register kinds before the first Do.
@@ -149,6 +161,9 @@ func NewHost(o Options) *Host {
 	if o.RecentKeys <= 0 {
 		o.RecentKeys = 4096
 	}
+	if o.LeaseTTL <= 0 {
+		o.LeaseTTL = 10 * time.Second
+	}
 	return &Host{opts: o, kinds: map[string]Factory{}, actors: map[core.StreamID]*actor{}}
 }
 
@@ -161,14 +176,32 @@ var ErrClosed = errs.E(errs.Unavailable, "actor host closed")
 // Do runs cmd on the actor of stream, starting the actor if needed, and
 // waits for the outcome. Commands to one stream are decided in the order Do
 // was called for them (for calls that do not overlap in time) and their
-// events committed in that order.
+// events committed in that order. In a cluster the command runs on the node
+// that owns the stream.
 func (h *Host) Do(ctx context.Context, stream core.StreamID, cmd Command) (Result, error) {
+	if err := h.check(stream, &cmd); err != nil {
+		return Result{}, err
+	}
+	if h.opts.Leases == nil {
+		return h.local(ctx, stream, cmd)
+	}
+	return h.route(ctx, stream, cmd)
+}
+
+func (h *Host) check(stream core.StreamID, cmd *Command) error {
 	if err := stream.Validate(); err != nil {
-		return Result{}, errs.Wrap(errs.InvalidArgument, err, "bad stream")
+		return errs.Wrap(errs.InvalidArgument, err, "bad stream")
 	}
 	if len(cmd.Key) > eventlog.MaxKeyLen {
-		return Result{}, errs.E(errs.InvalidArgument, "idempotency key longer than %d bytes", eventlog.MaxKeyLen)
+		return errs.E(errs.InvalidArgument, "idempotency key longer than %d bytes", eventlog.MaxKeyLen)
 	}
+	return nil
+}
+
+// local runs cmd on this node's actor of stream. With leases, a new actor
+// first takes the stream's lease; if another node owns it, the command
+// fails with a *NotOwnerError.
+func (h *Host) local(ctx context.Context, stream core.StreamID, cmd Command) (Result, error) {
 	m := &msg{cmd: cmd, done: make(chan struct{})}
 	h.mu.Lock()
 	if h.closed {

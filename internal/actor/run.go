@@ -23,6 +23,8 @@ type actor struct {
 	keys     map[string]keyEntry
 	keyOrder []string
 	keyNext  int
+
+	leaseRev uint64 // revision of this node's lease on the stream, 0 without leases
 }
 
 type keyEntry struct {
@@ -80,6 +82,25 @@ func (a *actor) rememberKey(key string, k keyEntry) {
 func (a *actor) run() {
 	defer a.h.wg.Done()
 	ctx := context.Background()
+	var renewC <-chan time.Time
+	if leases := a.h.opts.Leases; leases != nil {
+		lctx, cancel := leaseCtx()
+		rev, owner, err := leases.Acquire(lctx, a.stream, a.h.opts.Node, a.h.opts.LeaseTTL)
+		cancel()
+		switch {
+		case err != nil:
+			a.abandon(errs.Wrap(errs.Unavailable, err, "take the stream's lease"))
+			return
+		case rev == 0:
+			a.abandon(&NotOwnerError{Owner: owner})
+			return
+		}
+		a.leaseRev = rev
+		defer a.releaseLease()
+		t := time.NewTicker(a.h.opts.LeaseTTL / 3)
+		defer t.Stop()
+		renewC = t.C
+	}
 	loadCtx, cancel := context.WithTimeout(ctx, time.Minute)
 	err := a.load(loadCtx)
 	cancel()
@@ -123,6 +144,18 @@ func (a *actor) run() {
 				}
 			}
 			idle.Reset(a.h.opts.IdleTimeout)
+		case <-renewC:
+			lctx, cancel := leaseCtx()
+			rev, err := a.h.opts.Leases.Renew(lctx, a.stream, a.h.opts.Node, a.leaseRev, a.h.opts.LeaseTTL)
+			cancel()
+			if err != nil {
+				// Another node may own the stream now: stop writing to it.
+				a.log.Warn("lost the stream's lease; stepping down", "err", err)
+				a.leaseRev = 0
+				a.abandon(&NotOwnerError{})
+				return
+			}
+			a.leaseRev = rev
 		case now := <-tickC:
 			if d, ok := ticker.Tick(now); ok {
 				a.process(ctx, nil, &d)
@@ -149,17 +182,61 @@ func (a *actor) run() {
 	}
 }
 
+// releaseLease gives the stream's lease up so another node can take it at
+// once.
+func (a *actor) releaseLease() {
+	if a.leaseRev == 0 {
+		return
+	}
+	ctx, cancel := leaseCtx()
+	defer cancel()
+	if err := a.h.opts.Leases.Release(ctx, a.stream, a.leaseRev); err != nil {
+		a.log.Debug("release lease", "err", err)
+	}
+	a.leaseRev = 0
+}
+
 // retire removes the actor from the host if nothing is on its way to it.
+// With leases, the lease is given up first, so the next command (here or on
+// another node) can take the stream at once; if a command arrived
+// meanwhile, the actor takes the lease back and stays.
 func (a *actor) retire() bool {
+	if a.h.opts.Leases != nil {
+		a.h.mu.Lock()
+		busy := a.inflight > 0 || len(a.mailbox) > 0
+		a.h.mu.Unlock()
+		if busy {
+			return false
+		}
+		a.releaseLease()
+	}
 	a.h.mu.Lock()
-	defer a.h.mu.Unlock()
 	if a.inflight > 0 || len(a.mailbox) > 0 {
+		a.h.mu.Unlock()
+		if a.h.opts.Leases != nil && !a.retake() {
+			a.abandon(&NotOwnerError{})
+			return true
+		}
 		return false
 	}
 	if a.h.actors[a.stream] == a {
 		delete(a.h.actors, a.stream)
 	}
+	a.h.mu.Unlock()
 	return true
+}
+
+// retake takes the stream's lease again after a retire that found work.
+func (a *actor) retake() bool {
+	ctx, cancel := leaseCtx()
+	defer cancel()
+	rev, _, err := a.h.opts.Leases.Acquire(ctx, a.stream, a.h.opts.Node, a.h.opts.LeaseTTL)
+	if err != nil || rev == 0 {
+		return false
+	}
+	a.leaseRev = rev
+	// Another node may have written to the stream while the lease was free.
+	return a.load(ctx) == nil
 }
 
 // abandon removes a broken actor and fails what was sent to it.

@@ -19,6 +19,7 @@ import (
 	"github.com/parleyhq/parley/internal/config"
 	"github.com/parleyhq/parley/internal/core"
 	"github.com/parleyhq/parley/internal/errs"
+	"github.com/parleyhq/parley/internal/eventlog"
 	"github.com/parleyhq/parley/internal/gateway"
 	"github.com/parleyhq/parley/internal/httpapi"
 	"github.com/parleyhq/parley/internal/postgres"
@@ -104,22 +105,21 @@ func (m *Main) startChat(ctx context.Context) error {
 
 	n.view = chat.NewView(cfg.BootCache)
 	n.feed = newChatFeed(n)
-	n.host = actor.NewHost(actor.Options{
-		Log:       m.log,
-		Publisher: &chatPublisher{inner: &publisher{b: m.bus, push: m.push, m: m.metrics}, feed: n.feed},
-		Clock:     m.Clock,
-		Logger:    n.log.With("part", "actors"),
-	})
+	n.host = m.host
 	n.host.Register(chat.KindWorkspace, chat.NewWorkspace(n.lim))
 	n.host.Register(chat.KindChannel, chat.NewChannel(n.lim))
 	n.host.Register(chat.KindInbox, chat.NewInbox())
+	for _, kind := range chatKinds {
+		m.observeCommits(kind, func(_ core.StreamID, evs []eventlog.Event) { n.feed.committed(evs) })
+	}
 	m.chat = n
 
 	if err := n.feed.start(ctx); err != nil {
 		return err
 	}
+	// Closed after the actor host (closers run in reverse), so that what
+	// the actors committed last is projected.
 	m.closers = append(m.closers, n.feed.close)
-	m.closers = append(m.closers, func() error { n.host.Close(); return nil })
 
 	n.bots = newBotVerifier(n)
 	m.addVerifier(botTokenPrefix, n.bots.Verify)

@@ -9,7 +9,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/parleyhq/parley/internal/actor"
 	"github.com/parleyhq/parley/internal/bus"
 	"github.com/parleyhq/parley/internal/chat"
 	"github.com/parleyhq/parley/internal/core"
@@ -24,7 +23,7 @@ var chatKinds = []string{chat.KindWorkspace, chat.KindChannel, chat.KindInbox}
 // chatFeed keeps this node's chat View and the read models current.
 //
 // Projection: the events this node's chat actors commit are handed to one
-// projector goroutine (chatPublisher), which applies them in batches (all
+// projector goroutine (Main.observeCommits), which applies them in batches (all
 // that queued while the previous batch ran: natural batching) with
 // per-stream checkpoints in the same transaction. At start, and every
 // chat.resync_interval, the projector also compares each chat stream's
@@ -74,26 +73,6 @@ func newChatFeed(n *chatNode) *chatFeed {
 		stop:    make(chan struct{}),
 	}
 }
-
-// chatPublisher publishes what the chat actors commit, like the core
-// publisher, and feeds it to this node's projector and View.
-type chatPublisher struct {
-	inner actor.Publisher
-	feed  *chatFeed
-}
-
-var _ actor.Publisher = (*chatPublisher)(nil)
-
-func (p *chatPublisher) PublishEvents(stream core.StreamID, evs []eventlog.Event) {
-	p.inner.PublishEvents(stream, evs)
-	p.feed.committed(evs)
-}
-
-func (p *chatPublisher) PublishEphemeral(stream core.StreamID, at time.Time, who core.UserID, e actor.Ephemeral) {
-	p.inner.PublishEphemeral(stream, at, who, e)
-}
-
-func (p *chatPublisher) Notify(n actor.Notice, at time.Time) { p.inner.Notify(n, at) }
 
 // committed queues events committed on this node; it blocks while the
 // projector is a full queue behind, which slows the writers down rather

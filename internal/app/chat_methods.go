@@ -687,7 +687,7 @@ func (n *chatNode) typingMethod(_ context.Context, c gateway.Caller, p *messageP
 }
 
 func (n *chatNode) publishEphemeral(stream core.StreamID, at time.Time, who core.UserID, typ string, data json.RawMessage) {
-	(&publisher{b: n.m.bus, push: n.m.push, m: n.m.metrics}).PublishEphemeral(stream, at, who, actor.Ephemeral{Type: typ, Data: data})
+	n.m.pub.PublishEphemeral(stream, at, who, actor.Ephemeral{Type: typ, Data: data})
 }
 
 // markRead moves the caller's read marker in a channel: to a message (or

@@ -3,6 +3,7 @@ package app_test
 import (
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -108,12 +109,15 @@ func TestLimitViolations(t *testing.T) {
 		if m, _ := r.next(5 * time.Second); m["type"] != "res" {
 			t.Fatalf("subscribe: %v", m)
 		}
-		// Stop reading and flood the stream until the node gives up on us.
+		// Stop reading and flood the stream with large events until the
+		// node gives up on us: once the kernel's socket buffers are full
+		// (a few MB on loopback), the send queue fills within a few events.
 		drops := func() float64 { return counter(t, n, "parley_gateway_send_queue_drops_total") }
 		before := drops()
-		big := strings.Repeat("x", 3000)
-		for i := 0; drops() == before; i++ {
-			if i > 5000 {
+		big := strings.Repeat("x", 30<<10)
+		deadline := time.Now().Add(60 * time.Second)
+		for drops() == before {
+			if time.Now().After(deadline) {
 				t.Fatal("send queue never overflowed")
 			}
 			n.PublishTopic(t, "topic:flood", big)
@@ -185,4 +189,48 @@ func asErr(err error, target **client.Error) bool {
 		*target = e
 	}
 	return ok
+}
+
+// TestSlowConsumerResumes: a client that stops reading is closed with
+// slow_consumer, reconnects, and resumes with every event exactly once.
+func TestSlowConsumerResumes(t *testing.T) {
+	n := apptest.Start(t, apptest.WithConfig(func(c *config.Config) {
+		c.Gateway.SendQueueFrames = 32
+		c.Gateway.SendQueueBytes = 256 << 10
+	}))
+	u := n.SignUp(t, "Sly")
+	release := make(chan struct{})
+	var once sync.Once
+	var got apptest.Events
+	opts := got.Options()
+	inner := opts.OnEvent
+	opts.OnEvent = func(e client.Event) {
+		<-release // the application stalls, so the SDK stops reading
+		inner(e)
+	}
+	c := n.Dial(t, u, opts)
+	if _, err := c.Subscribe(ctx(t), "topic:slow", nil); err != nil {
+		t.Fatal(err)
+	}
+	drops := func() float64 { return counter(t, n, "parley_gateway_send_queue_drops_total") }
+	big := strings.Repeat("y", 30<<10)
+	published := 0
+	deadline := time.Now().Add(60 * time.Second)
+	for drops() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("send queue never overflowed")
+		}
+		n.PublishTopic(t, "topic:slow", big)
+		published++
+	}
+	once.Do(func() { close(release) })
+	apptest.Wait(t, 30*time.Second, "resume after slow_consumer", func() bool { return len(got.Of("topic:slow")) == published })
+	for i, ev := range got.Of("topic:slow") {
+		if ev.Seq != uint64(i+1) {
+			t.Fatalf("event %d has seq %d", i, ev.Seq)
+		}
+	}
+	if c.Stats().Connects < 2 {
+		t.Fatalf("client did not reconnect: %+v", c.Stats())
+	}
 }

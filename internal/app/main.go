@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"path/filepath"
 	"sync"
@@ -58,6 +59,7 @@ type Main struct {
 	auth      *auth.Service
 	dir       *presence.Directory
 	host      *actor.Host
+	pub       *publisher
 	gw        *gateway.Server
 	push      *pusher
 	httpSrv   *http.Server
@@ -225,6 +227,7 @@ func (m *Main) startGateway(ctx context.Context) error {
 			MaxSubscriptions:  gcfg.MaxSubscriptions,
 			ResumeMaxEvents:   gcfg.ResumeMaxEvents,
 			RecentEvents:      gcfg.RecentEvents,
+			Netpoll:           gcfg.Netpoll,
 			AllowedOrigins:    cfg.HTTP.AllowedOrigins,
 			TrustProxy:        cfg.HTTP.TrustProxy,
 		},
@@ -245,12 +248,30 @@ func (m *Main) startGateway(ctx context.Context) error {
 	})
 	m.gw.SetDirectory(m.dir)
 	m.push = &pusher{node: m.node, b: m.bus, gw: m.gw, dir: m.dir}
-	m.host = actor.NewHost(actor.Options{
+	m.pub = &publisher{b: m.bus, push: m.push, m: m.metrics}
+	hostOpts := actor.Options{
 		Log:       m.log,
-		Publisher: &publisher{b: m.bus, push: m.push, m: m.metrics},
+		Publisher: m.pub,
 		Clock:     m.Clock,
 		Logger:    m.Logger.With("component", "actors"),
-	})
+		Node:      m.node,
+	}
+	if !m.bus.Embedded() {
+		// Several nodes may share this bus: each stream gets one owner.
+		lkv, err := m.bus.KV(ctx, bus.KVConfig{Name: bus.BucketLeases, Storage: bus.MemoryStorage, LimitMarkerTTL: time.Second})
+		if err != nil {
+			return err
+		}
+		hostOpts.Leases = leases{lkv}
+		hostOpts.Forwarder = forwarder{m.bus}
+		hostOpts.LeaseTTL = cfg.Cluster.LeaseTTL
+		sub, err := m.bus.Handle(bus.NodeCommands(m.node), m.serveForwarded)
+		if err != nil {
+			return err
+		}
+		m.closers = append(m.closers, sub.Unsubscribe)
+	}
+	m.host = actor.NewHost(hostOpts)
 	m.registerCore()
 	if err := m.startChat(ctx); err != nil {
 		return err
@@ -313,6 +334,22 @@ func (m *Main) listen() error {
 		}
 	}()
 	m.closers = append(m.closers, func() error { return m.httpSrv.Close() })
+	if cfg.HTTP.DebugAddr != "" {
+		dl, err := net.Listen("tcp", cfg.HTTP.DebugAddr)
+		if err != nil {
+			return fmt.Errorf("listen on %s: %w", cfg.HTTP.DebugAddr, err)
+		}
+		mux := http.NewServeMux()
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		ds := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		go func() { _ = ds.Serve(dl) }()
+		m.closers = append(m.closers, ds.Close)
+		m.Logger.Info("pprof listening", "addr", dl.Addr().String())
+	}
 	return nil
 }
 
@@ -356,6 +393,9 @@ func (m *Main) Gateway() *gateway.Server { return m.gw }
 
 // Auth returns the auth service.
 func (m *Main) Auth() *auth.Service { return m.auth }
+
+// Bus returns the node's bus connection.
+func (m *Main) Bus() *bus.Bus { return m.bus }
 
 // Presence returns the session directory.
 func (m *Main) Presence() *presence.Directory { return m.dir }

@@ -53,3 +53,7 @@ func QueueStream(name string) string { return "PARLEY_Q_" + name }
 // DeadLetterStream is the JetStream stream that keeps the dead-lettered
 // jobs of work-queue name: PARLEY_DLQ_<name>.
 func DeadLetterStream(name string) string { return "PARLEY_DLQ_" + name }
+
+// NodeCommands is where a node takes commands for the streams it owns,
+// forwarded by other nodes: parley.node.<node>.cmd.
+func NodeCommands(n core.NodeID) string { return prefix + "node." + string(n) + ".cmd" }

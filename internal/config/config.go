@@ -27,6 +27,7 @@ type Config struct {
 	Auth     AuthConfig     `json:"auth"`
 	Gateway  GatewayConfig  `json:"gateway"`
 	Presence PresenceConfig `json:"presence"`
+	Cluster  ClusterConfig  `json:"cluster"`
 	Topics   TopicsConfig   `json:"topics"`
 	Chat     ChatConfig     `json:"chat"`
 	Rooms    RoomsConfig    `json:"rooms"`
@@ -47,6 +48,7 @@ type HTTPConfig struct {
 	MaxBodyBytes    int64         `json:"max_body_bytes" help:"largest JSON request body accepted by the HTTP API"`
 	ShutdownTimeout time.Duration `json:"shutdown_timeout" help:"how long a stopping node drains connections before it closes them"`
 	TrustProxy      bool          `json:"trust_proxy" help:"take the client IP from X-Forwarded-For (only behind a trusted proxy)"`
+	DebugAddr       string        `json:"debug_addr" help:"address of a separate listener serving Go's /debug/pprof (keep it on loopback); empty turns it off"`
 }
 
 // DatabaseConfig selects the store for the event log and the read models.
@@ -106,11 +108,17 @@ type GatewayConfig struct {
 	MaxSubscriptions  int           `json:"max_subscriptions" help:"most streams one connection may subscribe to"`
 	ResumeMaxEvents   int           `json:"resume_max_events" help:"most missed events replayed per stream on resume; a larger gap gets a reset"`
 	RecentEvents      int           `json:"recent_events" help:"events kept in memory per watched stream to serve resumes without reading the log"`
+	Netpoll           bool          `json:"netpoll" help:"watch idle connections with epoll instead of one goroutine each (Linux)"`
 }
 
 // PresenceConfig configures the session directory.
 type PresenceConfig struct {
 	TTL time.Duration `json:"ttl" help:"lifetime of a directory entry not renewed by its node (a crashed node's users go offline after it)"`
+}
+
+// ClusterConfig tunes nodes sharing an external NATS and PostgreSQL.
+type ClusterConfig struct {
+	LeaseTTL time.Duration `json:"lease_ttl" help:"how long a node owns a stream without renewing; a dead node's streams move to another node after it"`
 }
 
 // TopicsConfig configures topics: open publish/subscribe streams for
@@ -158,8 +166,10 @@ func Default() Config {
 			MaxSubscriptions:  1000,
 			ResumeMaxEvents:   5000,
 			RecentEvents:      256,
+			Netpoll:           true,
 		},
 		Presence: PresenceConfig{TTL: 75 * time.Second},
+		Cluster:  ClusterConfig{LeaseTTL: 10 * time.Second},
 		Topics:   TopicsConfig{Enabled: true},
 		Chat:     defaultChat(),
 		Rooms:    defaultRooms(),
@@ -203,6 +213,11 @@ func (c *Config) Validate() error {
 			return bad("http.allowed_origins", "%q is not an origin like https://chat.example.com", o)
 		}
 	}
+	if c.HTTP.DebugAddr != "" {
+		if _, _, err := net.SplitHostPort(c.HTTP.DebugAddr); err != nil {
+			return bad("http.debug_addr", "%q is not host:port", c.HTTP.DebugAddr)
+		}
+	}
 	if c.HTTP.MaxBodyBytes < 1024 {
 		return bad("http.max_body_bytes", "must be at least 1024")
 	}
@@ -242,6 +257,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Presence.TTL < time.Second {
 		return bad("presence.ttl", "must be at least 1s")
+	}
+	if c.Cluster.LeaseTTL < 3*time.Second {
+		return bad("cluster.lease_ttl", "must be at least 3s")
 	}
 	if err := c.Chat.validate(); err != nil {
 		return err

@@ -55,6 +55,18 @@ type conn struct {
 	sid        string
 	away       bool
 	registered bool
+	dead       bool // cleanup ran: no new subscription or registration may stick
+
+	// Used by the reading goroutines only (one at a time).
+	authed bool
+
+	// Netpoll registration. pollMu orders re-arming against closing, so a
+	// re-arm can never touch a descriptor that was closed and reused.
+	pollMu     sync.Mutex
+	polled     bool
+	sockClosed bool
+	fd         int32
+	gen        uint32
 
 	closeOnce sync.Once
 }
@@ -95,37 +107,111 @@ func (c *conn) Read(p []byte) (int, error) {
 	return c.nc.Read(p)
 }
 
-// serve runs the connection until it ends.
-func (c *conn) serve() {
-	defer c.cleanup()
-	if err := c.authenticate(); err != nil {
-		c.fail(err)
-		return
-	}
+// serveBlocking runs the connection on its own goroutine until it ends
+// (used where netpoll is unavailable or turned off).
+func (c *conn) serveBlocking() {
 	for {
+		if !c.authed {
+			_ = c.nc.SetReadDeadline(time.Now().Add(c.srv.cfg.AuthTimeout))
+		}
 		msg, err := c.readMessage()
 		if err != nil {
-			c.fail(err)
+			c.fail(c.readError(err))
 			return
 		}
-		c.lastRecv.Store(time.Now().UnixNano())
-		c.srv.m.FramesIn.Inc()
-		f, err := protocol.Decode(msg)
-		putBuf(msg)
-		if err != nil {
-			c.fail(err)
-			return
+		if msg == nil {
+			continue
 		}
-		if f.Type != protocol.TypePong && !c.allow() {
-			c.fail(errs.RateLimit(time.Duration(float64(time.Second)/c.srv.cfg.RatePerSecond),
-				"more than %g frames per second", c.srv.cfg.RatePerSecond))
-			return
-		}
-		if err := c.handle(&f); err != nil {
+		if err := c.handleMessage(msg); err != nil {
 			c.fail(err)
 			return
 		}
 	}
+}
+
+// readOnce reads and handles one message, then hands the idle socket to the
+// poller, which calls readOnce again when the next bytes arrive. Between
+// messages the connection holds no goroutine.
+func (c *conn) readOnce() {
+	// The previous reader re-armed the socket while holding pollMu, and the
+	// kernel only then let the poller start this one. Taking the lock makes
+	// that order visible to Go: everything the previous reader wrote (the
+	// token bucket, authed) happens before this reader runs.
+	c.pollMu.Lock()
+	c.pollMu.Unlock()
+	timeout := c.srv.cfg.HeartbeatInterval
+	if !c.authed {
+		timeout = c.srv.cfg.AuthTimeout
+	}
+	_ = c.nc.SetReadDeadline(time.Now().Add(timeout))
+	msg, err := c.readMessage()
+	if err != nil {
+		c.fail(c.readError(err))
+		return
+	}
+	if msg != nil {
+		if err := c.handleMessage(msg); err != nil {
+			c.fail(err)
+			return
+		}
+	}
+	if len(c.pre) > 0 {
+		// Bytes read before the upgrade are not seen by the poller.
+		go c.readOnce()
+		return
+	}
+	c.pollMu.Lock()
+	if c.sockClosed {
+		c.pollMu.Unlock()
+		return
+	}
+	if c.polled {
+		err = c.srv.poll.rearm(c)
+	} else {
+		err = c.srv.poll.add(c)
+		c.polled = err == nil
+	}
+	c.pollMu.Unlock()
+	if err != nil {
+		c.logger().Warn("netpoll registration failed", "err", err)
+		c.closeSilently()
+	}
+}
+
+// readError turns a read timeout into the violation it stands for.
+func (c *conn) readError(err error) error {
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, os.ErrDeadlineExceeded) {
+		if !c.authed {
+			c.srv.m.AuthFailures.WithLabelValues(string(errs.AuthTimeout)).Inc()
+			return errs.E(errs.AuthTimeout, "no auth frame within %s", c.srv.cfg.AuthTimeout)
+		}
+		return errs.E(errs.HeartbeatTimeout, "a frame was not completed within %s", c.srv.cfg.HeartbeatInterval)
+	}
+	return err
+}
+
+// handleMessage handles one complete client message.
+func (c *conn) handleMessage(msg []byte) error {
+	c.lastRecv.Store(time.Now().UnixNano())
+	c.srv.m.FramesIn.Inc()
+	f, err := protocol.Decode(msg)
+	putBuf(msg)
+	if err != nil {
+		return err
+	}
+	if !c.authed {
+		if err := c.authenticate(&f); err != nil {
+			return err
+		}
+		c.authed = true
+		return nil
+	}
+	if f.Type != protocol.TypePong && !c.allow() {
+		return errs.RateLimit(time.Duration(float64(time.Second)/c.srv.cfg.RatePerSecond),
+			"more than %g frames per second", c.srv.cfg.RatePerSecond)
+	}
+	return c.handle(&f)
 }
 
 // fail ends the connection: a protocol violation gets an error frame and a
@@ -155,26 +241,9 @@ func (c *conn) allow() bool {
 	return true
 }
 
-func (c *conn) authenticate() error {
+func (c *conn) authenticate(f *protocol.ClientFrame) error {
 	cfg := &c.srv.cfg
-	_ = c.nc.SetReadDeadline(time.Now().Add(cfg.AuthTimeout))
-	msg, err := c.readMessage()
-	if err != nil {
-		var ne net.Error
-		if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, os.ErrDeadlineExceeded) {
-			c.srv.m.AuthFailures.WithLabelValues(string(errs.AuthTimeout)).Inc()
-			return errs.E(errs.AuthTimeout, "no auth frame within %s", cfg.AuthTimeout)
-		}
-		return err
-	}
 	_ = c.nc.SetReadDeadline(time.Time{})
-	c.lastRecv.Store(time.Now().UnixNano())
-	c.srv.m.FramesIn.Inc()
-	f, err := protocol.Decode(msg)
-	putBuf(msg)
-	if err != nil {
-		return err
-	}
 	if f.Type != protocol.TypeAuth {
 		c.srv.m.AuthFailures.WithLabelValues(string(errs.Unauthenticated)).Inc()
 		return errs.E(errs.Unauthenticated, "the first frame must be auth")
@@ -198,7 +267,13 @@ func (c *conn) authenticate() error {
 	}
 	c.mu.Lock()
 	c.registered = true
+	dead := c.dead
 	c.mu.Unlock()
+	if dead {
+		// The connection ended while it was being registered.
+		c.srv.unregister(c)
+		return io.EOF
+	}
 	c.send(protocol.MustEncode(protocol.Hello{
 		Type:        protocol.TypeHello,
 		V:           protocol.Version,
@@ -213,6 +288,7 @@ func (c *conn) authenticate() error {
 			RatePerSecond:    cfg.RatePerSecond,
 			RateBurst:        cfg.RateBurst,
 			MaxSubscriptions: cfg.MaxSubscriptions,
+			MaxConnsPerUser:  cfg.MaxConnsPerUser,
 		},
 	}))
 	for stream, seq := range f.Resume {
@@ -318,7 +394,9 @@ func (c *conn) send(f *protocol.Frame) bool {
 		c.wmu.Unlock()
 		return false
 	}
-	if len(c.queue) >= cfg.SendQueueFrames || c.queued+f.Len() > cfg.SendQueueBytes {
+	// A frame larger than the byte bound still passes alone through an
+	// empty queue.
+	if len(c.queue) >= cfg.SendQueueFrames || c.queued > 0 && c.queued+f.Len() > cfg.SendQueueBytes {
 		c.wmu.Unlock()
 		c.srv.m.SendQueueDrops.Inc()
 		c.closeWith(errs.E(errs.SlowConsumer, "send queue full (%d frames, %d bytes)", cfg.SendQueueFrames, cfg.SendQueueBytes))
@@ -407,22 +485,16 @@ func (c *conn) writeLoop() {
 
 // closeWith sends an error frame for err, then a close frame with err's close
 // code, and closes the socket. It never blocks the caller: the final writes
-// happen on their own goroutine. Only the first close of a connection counts.
+// and the cleanup happen on their own goroutine. Only the first close of a
+// connection counts.
 func (c *conn) closeWith(err error) {
 	c.closeOnce.Do(func() {
 		code, msg := errs.Public(err)
 		c.srv.m.Closes.WithLabelValues(string(code)).Inc()
 		c.stopWriting()
-		go func() {
-			c.ioMu.Lock()
-			defer c.ioMu.Unlock()
-			_ = c.nc.SetWriteDeadline(time.Now().Add(time.Second))
-			ef := protocol.MustEncode(protocol.ErrorFrame{Type: protocol.TypeError, ErrorBody: protocol.ErrorBody{
-				Code: code, Message: msg, RetryAfterMS: errs.RetryAfterOf(err).Milliseconds()}})
-			bufs := net.Buffers{ef.Bytes(), closeFrame(errs.CloseCode(code), string(code))}
-			_, _ = bufs.WriteTo(c.nc)
-			_ = c.nc.Close()
-		}()
+		ef := protocol.MustEncode(protocol.ErrorFrame{Type: protocol.TypeError, ErrorBody: protocol.ErrorBody{
+			Code: code, Message: msg, RetryAfterMS: errs.RetryAfterOf(err).Milliseconds()}})
+		go c.finish(net.Buffers{ef.Bytes(), closeFrame(errs.CloseCode(code), string(code))})
 	})
 }
 
@@ -430,8 +502,27 @@ func (c *conn) closeWith(err error) {
 func (c *conn) closeSilently() {
 	c.closeOnce.Do(func() {
 		c.stopWriting()
-		_ = c.nc.Close()
+		go c.finish(nil)
 	})
+}
+
+// finish writes the final frames, if any, closes the socket and cleans up.
+// It runs once per connection.
+func (c *conn) finish(final net.Buffers) {
+	if final != nil {
+		c.ioMu.Lock()
+		_ = c.nc.SetWriteDeadline(time.Now().Add(time.Second))
+		_, _ = final.WriteTo(c.nc)
+		c.ioMu.Unlock()
+	}
+	c.pollMu.Lock()
+	c.sockClosed = true
+	if c.polled {
+		c.srv.poll.remove(c)
+	}
+	_ = c.nc.Close()
+	c.pollMu.Unlock()
+	c.cleanup()
 }
 
 func (c *conn) stopWriting() {
@@ -458,11 +549,12 @@ func closeFrame(code int, reason string) []byte {
 	return append(b, reason...)
 }
 
-// cleanup runs once when serve returns: it closes the socket, ends every
-// subscription and removes the connection from the server.
+// cleanup ends every subscription and removes the connection from the
+// server. It runs once, from finish; a subscription or registration racing
+// with it sees dead and undoes itself.
 func (c *conn) cleanup() {
-	c.closeSilently()
 	c.mu.Lock()
+	c.dead = true
 	subs := c.subs
 	c.subs = nil
 	registered := c.registered
@@ -530,6 +622,9 @@ func (c *conn) readMessage() ([]byte, error) {
 				c.lastRecv.Store(time.Now().UnixNano())
 			case ws.OpClose:
 				return nil, io.EOF
+			}
+			if !started {
+				return nil, nil // nothing more may be buffered: let the caller wait
 			}
 			continue
 		}

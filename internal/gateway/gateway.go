@@ -120,6 +120,9 @@ type Config struct {
 	// TrustProxy makes the gateway take the client address from
 	// X-Forwarded-For.
 	TrustProxy bool
+	// Netpoll watches idle connections with epoll instead of a goroutine
+	// each (Linux only; elsewhere it is ignored).
+	Netpoll bool
 }
 
 // Server is the WebSocket gateway of one node. It is safe for concurrent use.
@@ -142,6 +145,7 @@ type Server struct {
 	hubs     map[core.StreamID]*hub
 	draining bool
 
+	poll     *poller // nil: one reading goroutine per connection
 	nodeSub  Unsubscriber
 	stop     chan struct{}
 	stopped  sync.WaitGroup
@@ -184,6 +188,13 @@ func New(o Options) *Server {
 	}
 	if s.m == nil {
 		s.m = metrics.New()
+	}
+	if s.cfg.Netpoll {
+		if p, err := newPoller(func(c *conn) { c.readOnce() }); err == nil {
+			s.poll = p
+		} else {
+			s.log.Info("netpoll unavailable; one goroutine per connection", "err", err)
+		}
 	}
 	s.methods["subscribe"] = s.subscribeMethod
 	s.methods["unsubscribe"] = s.unsubscribeMethod
@@ -243,7 +254,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		c.closeWith(errs.E(errs.OriginForbidden, "origin %q is not allowed", r.Header.Get("Origin")))
 		return
 	}
-	go c.serve()
+	if s.poll != nil {
+		go c.readOnce()
+	} else {
+		go c.serveBlocking()
+	}
 }
 
 // originAllowed implements the Origin allowlist that prevents cross-site
@@ -479,6 +494,9 @@ func (s *Server) finish() {
 	s.stopped.Wait()
 	if s.nodeSub != nil {
 		_ = s.nodeSub.Unsubscribe()
+	}
+	if s.poll != nil {
+		s.poll.close()
 	}
 }
 

@@ -43,6 +43,7 @@ type sub struct {
 	hub   *hub
 	last  uint64 // last sequence queued to the connection; guarded by hub.mu
 	idx   int    // position in hub.subs; guarded by hub.mu
+	left  bool   // leave ran; guarded by hub.mu
 	ended bool   // access was withdrawn; nothing more is queued; guarded by hub.mu
 }
 
@@ -386,14 +387,22 @@ func (h *hub) reset(sb *sub, seq uint64, reason string) {
 }
 
 func (h *hub) addLocked(sb *sub) {
+	if sb.left {
+		return // the connection ended during the join
+	}
 	sb.idx = len(h.subs)
 	h.subs = append(h.subs, sb)
 	h.srv.m.Subscriptions.Inc()
 }
 
-// leave removes sb and releases the hub.
+// leave removes sb and releases the hub. Only its first call counts.
 func (h *hub) leave(sb *sub) {
 	h.mu.Lock()
+	if sb.left {
+		h.mu.Unlock()
+		return
+	}
+	sb.left = true
 	if sb.idx >= 0 && sb.idx < len(h.subs) && h.subs[sb.idx] == sb {
 		last := len(h.subs) - 1
 		h.subs[sb.idx] = h.subs[last]

@@ -117,6 +117,11 @@ func (c *conn) subscribe(ctx context.Context, stream core.StreamID, after *uint6
 	}
 	sb := &sub{c: c, hub: h, idx: -1}
 	c.mu.Lock()
+	if c.dead {
+		c.mu.Unlock()
+		c.srv.releaseHub(h)
+		return 0, errs.E(errs.Unavailable, "connection closed")
+	}
 	if c.subs == nil {
 		c.subs = map[core.StreamID]*sub{}
 	}
@@ -128,11 +133,19 @@ func (c *conn) subscribe(ctx context.Context, stream core.StreamID, after *uint6
 	c.subs[stream] = sb
 	c.mu.Unlock()
 	seq, err := h.join(ctx, sb, after)
-	if err != nil {
-		c.mu.Lock()
+	c.mu.Lock()
+	dead := c.dead
+	if err != nil && !dead {
 		delete(c.subs, stream)
-		c.mu.Unlock()
+	}
+	c.mu.Unlock()
+	if err != nil || dead {
+		// On dead, cleanup may have taken the subscription before join
+		// added it to the hub; leave is idempotent.
 		h.leave(sb)
+		if err == nil {
+			err = errs.E(errs.Unavailable, "connection closed")
+		}
 		return 0, err
 	}
 	if kind.Snapshot != nil {

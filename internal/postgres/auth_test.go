@@ -10,9 +10,6 @@ import (
 	"github.com/parleyhq/parley/internal/testutil/pgtest"
 )
 
-// TestMain is in eventlog_test.go: one per test binary, shared with this
-// external test package.
-
 func TestAuthStore(t *testing.T) {
 	authtest.Run(t, func(t *testing.T) auth.Store {
 		db, err := postgres.Open(context.Background(), pgtest.NewDatabase(t), 8)

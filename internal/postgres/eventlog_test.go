@@ -2,15 +2,12 @@ package postgres
 
 import (
 	"context"
-	"os"
 	"testing"
 
 	"github.com/parleyhq/parley/internal/eventlog"
 	"github.com/parleyhq/parley/internal/eventlog/eventlogtest"
 	"github.com/parleyhq/parley/internal/testutil/pgtest"
 )
-
-func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 
 // openEventLogAt opens the event log on the database at url, closed when
 // the test ends.

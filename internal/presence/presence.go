@@ -144,16 +144,9 @@ func (d *Directory) Start(ctx context.Context) error {
 // Close stops the writer after deleting this node's entries, so its users
 // go offline at once rather than when the entries expire.
 func (d *Directory) Close() {
-	select {
-	case <-d.stop:
+	if !d.halt() {
 		return
-	default:
-		close(d.stop)
 	}
-	if d.stopWatch != nil {
-		d.stopWatch()
-	}
-	d.done.Wait()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	d.mu.Lock()
@@ -169,10 +162,14 @@ func (d *Directory) Close() {
 
 // Abandon stops the directory without deleting its entries, as a crash
 // would: other nodes see its users go offline when the entries expire.
-func (d *Directory) Abandon() {
+func (d *Directory) Abandon() { d.halt() }
+
+// halt stops the watch, the writer and the notifier; it reports whether
+// this call stopped them.
+func (d *Directory) halt() bool {
 	select {
 	case <-d.stop:
-		return
+		return false
 	default:
 		close(d.stop)
 	}
@@ -180,6 +177,7 @@ func (d *Directory) Abandon() {
 		d.stopWatch()
 	}
 	d.done.Wait()
+	return true
 }
 
 func (d *Directory) key(u core.UserID) string { return string(u) + "." + string(d.o.Node) }

@@ -142,6 +142,7 @@ type Limits struct {
 	RatePerSecond    float64 `json:"rate_per_second"`
 	RateBurst        int     `json:"rate_burst"`
 	MaxSubscriptions int     `json:"max_subscriptions"`
+	MaxConnsPerUser  int     `json:"max_conns_per_user"`
 }
 
 // ErrorBody is the error object of responses and error frames.
