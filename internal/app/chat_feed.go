@@ -425,13 +425,14 @@ func (f *chatFeed) resyncLoop() {
 	}
 }
 
-// applied waits until this node's View and read models hold stream up to
-// seq, at most chat.read_wait.
+// applied waits until this node's View and the read models hold stream up
+// to seq (projected here, or by the stream's owner node), at most
+// chat.read_wait.
 func (f *chatFeed) applied(ctx context.Context, stream core.StreamID, seq uint64) {
-	ctx, cancel := context.WithTimeout(ctx, f.n.cfg.ReadWait)
+	wctx, cancel := context.WithTimeout(ctx, f.n.cfg.ReadWait)
 	defer cancel()
-	if f.viewSeq.wait(ctx, stream, seq) == nil {
-		_ = f.projSeq.wait(ctx, stream, seq)
+	if f.viewSeq.wait(wctx, stream, seq) == nil {
+		_ = f.projected(ctx, stream, seq)
 	}
 }
 
