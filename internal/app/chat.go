@@ -280,7 +280,8 @@ func (n *chatNode) deliverNotes(notes []chat.Note) {
 		case chat.PushChannelRemoved:
 			ch := note.Data.(chat.MembershipNote).Channel
 			if _, err := n.view.Access(note.User, ch); err != nil {
-				gw.EndSubscriptions(note.User, func(s core.StreamID) bool { return s == ch.Stream() }, err)
+				gw.EndSubscriptions(note.User, func(s core.StreamID) bool { return s == ch.Stream() },
+					errs.E(errs.Forbidden, "no longer a member of the channel"))
 			}
 		case chat.PushWorkspaceGone:
 			ws := note.Data.(chat.MembershipNote).Workspace

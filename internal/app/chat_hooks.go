@@ -279,6 +279,7 @@ func (n *chatNode) CreateWebhook(ctx context.Context, user core.UserID, ws chat.
 		if err := n.store.PutWebhook(ctx, h); err != nil {
 			return nil, err
 		}
+		n.hooks.invalidate()
 		return map[string]any{"webhook": h, "url": strings.TrimRight(n.m.URL(), "/") + "/v1/chat/hooks/" + h.ID + "/" + secret}, nil
 	case "outgoing":
 		u, err := url.Parse(p.URL)
@@ -357,14 +358,20 @@ func (n *chatNode) DeadLetters(ctx context.Context, user core.UserID, ws chat.Wo
 // Incoming implements httpapi.ChatHooks: a post through an incoming
 // webhook's secret URL, as its bot.
 func (n *chatNode) Incoming(ctx context.Context, id, secret, text string, thread chat.MessageID, key string) (any, error) {
-	hooks, err := n.hooks.all(ctx)
-	if err != nil {
-		return nil, err
-	}
-	for _, h := range hooks {
-		if h.ID == id && !h.Outgoing && subtle.ConstantTimeCompare(h.Hash, sha(secret)) == 1 {
-			return n.postAs(ctx, h.Bot, &messageParams{Channel: h.Channel, Text: text, Thread: thread, Key: key})
+	for attempt := 0; attempt < 2; attempt++ {
+		hooks, err := n.hooks.all(ctx)
+		if err != nil {
+			return nil, err
 		}
+		for _, h := range hooks {
+			if h.ID == id && !h.Outgoing {
+				if subtle.ConstantTimeCompare(h.Hash, sha(secret)) != 1 {
+					return nil, errs.E(errs.NotFound, "no such webhook")
+				}
+				return n.postAs(ctx, h.Bot, &messageParams{Channel: h.Channel, Text: text, Thread: thread, Key: key})
+			}
+		}
+		n.hooks.invalidateOlder(time.Second) // made on another node a moment ago?
 	}
 	return nil, errs.E(errs.NotFound, "no such webhook")
 }
@@ -476,6 +483,16 @@ func (w *webhooks) close() error {
 		w.stop()
 	}
 	return nil
+}
+
+// invalidateOlder drops the cached webhooks if they are older than d (so
+// that unknown ids cannot make every request reload them).
+func (w *webhooks) invalidateOlder(d time.Duration) {
+	w.mu.Lock()
+	if time.Since(w.at) > d {
+		w.at = time.Time{}
+	}
+	w.mu.Unlock()
 }
 
 func (w *webhooks) invalidate() {
