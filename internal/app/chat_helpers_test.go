@@ -15,6 +15,7 @@ import (
 	"github.com/parleyhq/parley/client"
 	"github.com/parleyhq/parley/internal/app/apptest"
 	"github.com/parleyhq/parley/internal/config"
+	"github.com/parleyhq/parley/internal/eventlog"
 )
 
 // chatConfig makes chat tests quick: short resync and counts intervals.
@@ -287,4 +288,13 @@ func (p *person) history(t *testing.T, ch string, query string) history {
 func fmtJSON(v any) string {
 	b, _ := json.Marshal(v)
 	return fmt.Sprintf("%s", b)
+}
+
+func hasType(evs []eventlog.Event, typ string) bool {
+	for _, e := range evs {
+		if e.Type == typ {
+			return true
+		}
+	}
+	return false
 }
