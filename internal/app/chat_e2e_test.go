@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"strings"
+	"sync"
 
 	"github.com/parleyhq/parley/client"
 	"testing"
@@ -143,19 +144,29 @@ func TestChatPermissionMatrix(t *testing.T) {
 
 	// Bob is removed from #secret while subscribed: he gets the removal,
 	// an unsubscribed frame, and nothing after.
+	var unsubMu sync.Mutex
 	var bobUnsub []string
+	unsubs := func() []string {
+		unsubMu.Lock()
+		defer unsubMu.Unlock()
+		return append([]string(nil), bobUnsub...)
+	}
 	var gone apptest.Events
 	opts := gone.Options()
-	opts.OnUnsubscribed = func(stream string, err error) { bobUnsub = append(bobUnsub, stream+" "+codeOf(err)) }
+	opts.OnUnsubscribed = func(stream string, err error) {
+		unsubMu.Lock()
+		bobUnsub = append(bobUnsub, stream+" "+codeOf(err))
+		unsubMu.Unlock()
+	}
 	bc := n.Dial(t, bob.User, opts)
 	if _, err := bc.Subscribe(ctx(t), "channel:"+secret, nil); err != nil {
 		t.Fatal(err)
 	}
 	ann.req(t, "chat.channel.remove", map[string]any{"channel": secret, "user": bob.ID}, nil)
 	ann.post(t, secret, "bob is gone")
-	apptest.Wait(t, 5*time.Second, "bob unsubscribed", func() bool { return len(bobUnsub) == 1 })
-	if bobUnsub[0] != "channel:"+secret+" forbidden" {
-		t.Fatalf("unsubscribed %v", bobUnsub)
+	apptest.Wait(t, 5*time.Second, "bob unsubscribed", func() bool { return len(unsubs()) == 1 })
+	if u := unsubs(); u[0] != "channel:"+secret+" forbidden" {
+		t.Fatalf("unsubscribed %v", u)
 	}
 	for _, e := range gone.Of("channel:" + secret) {
 		if e.Type == "message.posted" {
