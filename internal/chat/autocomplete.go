@@ -1,6 +1,7 @@
 package chat
 
 import (
+	"slices"
 	"sort"
 	"strings"
 	"unicode"
@@ -120,8 +121,7 @@ func (x *prefixIndex) search(prefix string, limit int, skip func(core.UserID) bo
 	start := acEntry{key: prefix}
 	i := sort.Search(len(x.main), func(i int) bool { return !x.main[i].less(start) })
 	j := sort.Search(len(x.delta), func(j int) bool { return !x.delta[j].less(start) })
-	seen := map[core.UserID]bool{}
-	var out []core.UserID
+	out := make([]core.UserID, 0, limit)
 	for len(out) < limit {
 		var e acEntry
 		switch {
@@ -137,10 +137,9 @@ func (x *prefixIndex) search(prefix string, limit int, skip func(core.UserID) bo
 		if !strings.HasPrefix(e.key, prefix) {
 			return out
 		}
-		if x.gone[e] || seen[e.user] || (skip != nil && skip(e.user)) {
+		if (len(x.gone) > 0 && x.gone[e]) || slices.Contains(out, e.user) || (skip != nil && skip(e.user)) {
 			continue
 		}
-		seen[e.user] = true
 		out = append(out, e.user)
 	}
 	return out

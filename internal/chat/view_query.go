@@ -296,41 +296,44 @@ func (v *View) Autocomplete(asker core.UserID, ws WorkspaceID, ch ChannelID, pre
 	}
 	prefix = strings.ToLower(strings.TrimPrefix(strings.TrimSpace(prefix), "@"))
 	cands := w.index.search(prefix, max(limit*4, 64), skip)
-	out := make([]Suggestion, 0, len(cands))
+	type ranked struct {
+		Suggestion
+		rank int
+	}
+	rs := make([]ranked, 0, len(cands))
 	for _, u := range cands {
 		m := w.members[u]
 		if m == nil {
 			continue
 		}
-		s := Suggestion{User: u, Profile: m.profile, Bot: m.bot}
+		r := ranked{Suggestion: Suggestion{User: u, Profile: m.profile, Bot: m.bot}}
 		if c != nil {
-			s.InChannel = c.members[u] != nil
+			r.InChannel = c.members[u] != nil
 		}
-		out = append(out, s)
-	}
-	rank := func(s Suggestion) int {
-		h := strings.ToLower(s.Profile.Handle)
+		h := strings.ToLower(m.profile.Handle)
 		switch {
 		case h == prefix:
-			return 0
-		case s.InChannel && strings.HasPrefix(h, prefix):
-			return 1
-		case s.InChannel:
-			return 2
+			r.rank = 0
+		case r.InChannel && strings.HasPrefix(h, prefix):
+			r.rank = 1
+		case r.InChannel:
+			r.rank = 2
 		case strings.HasPrefix(h, prefix):
-			return 3
+			r.rank = 3
+		default:
+			r.rank = 4
 		}
-		return 4
+		rs = append(rs, r)
 	}
-	sort.SliceStable(out, func(i, j int) bool {
-		ri, rj := rank(out[i]), rank(out[j])
-		if ri != rj {
-			return ri < rj
+	sort.SliceStable(rs, func(i, j int) bool {
+		if rs[i].rank != rs[j].rank {
+			return rs[i].rank < rs[j].rank
 		}
-		return out[i].Profile.Handle < out[j].Profile.Handle
+		return rs[i].Profile.Handle < rs[j].Profile.Handle
 	})
-	if len(out) > limit {
-		out = out[:limit]
+	out := make([]Suggestion, 0, min(limit, len(rs)))
+	for i := 0; i < len(rs) && i < limit; i++ {
+		out = append(out, rs[i].Suggestion)
 	}
 	return out, nil
 }
