@@ -23,7 +23,8 @@ import (
 // another node projected first, so each event is applied exactly once. It
 // is safe for concurrent use.
 type ChatStore struct {
-	db *DB
+	db         *DB
+	rankWindow int // 0: defaultRankWindow
 }
 
 // NewChatStore returns the chat store of db.

@@ -376,14 +376,46 @@ func tsQuery(terms []string, phrases [][]string) string {
 var headlineOptions = fmt.Sprintf("StartSel=%s, StopSel=%s, MaxWords=30, MinWords=12, ShortWord=2, MaxFragments=2, FragmentDelimiter=\" … \"",
 	chat.HighlightStart, chat.HighlightEnd)
 
+// defaultRankWindow is how many of a query's most recent matches are
+// ranked first; see Search.
+const defaultRankWindow = 5000
+
+// SetRankWindow sets how many recent matches a search ranks first (see
+// Search); 0 restores the default. It is for tuning and tests.
+func (s *ChatStore) SetRankWindow(n int) { s.rankWindow = n }
+
 // Search implements chat.Searcher with the tsvector column and its GIN
 // index: ts_rank_cd, then newest first. Headlines are made for the page's
 // rows only.
+//
+// Ranking every match of a very common word costs time in proportion to
+// the matches, so Search ranks the query's 5,000 most recent matches in
+// scope (PostgreSQL walks the created_at index for common words and the GIN
+// index for rare ones), and widens the window eightfold while the page
+// does not fill: results are the best of the recent matches, and a
+// search's cost is bounded by the window instead of the corpus.
 func (s *ChatStore) Search(ctx context.Context, r chat.SearchRequest) (chat.SearchResult, error) {
 	res := chat.SearchResult{Hits: []chat.SearchHit{}}
 	if len(r.Channels) == 0 {
 		return res, nil
 	}
+	window := s.rankWindow
+	if window <= 0 {
+		window = defaultRankWindow
+	}
+	window = max(window, r.Offset+r.Limit+1)
+	for ; ; window *= 8 {
+		res, full, err := s.search(ctx, r, window)
+		if err != nil || res.HasMore || !full || window > 1<<24 {
+			return res, err
+		}
+	}
+}
+
+// search runs one ranked query over at most window recent matches and
+// reports whether the window was full (more matches may exist).
+func (s *ChatStore) search(ctx context.Context, r chat.SearchRequest, window int) (chat.SearchResult, bool, error) {
+	res := chat.SearchResult{Hits: []chat.SearchHit{}}
 	chs := make([]string, len(r.Channels))
 	for i, c := range r.Channels {
 		chs[i] = string(c)
@@ -394,38 +426,40 @@ func (s *ChatStore) Search(ctx context.Context, r chat.SearchRequest) (chat.Sear
 		AND ($3::timestamptz IS NULL OR m.created_at < $3) AND ($4::timestamptz IS NULL OR m.created_at >= $4)`
 	var q string
 	if text {
-		args = append(args, tsQuery(r.Terms, r.Phrases), headlineOptions)
+		args = append(args, tsQuery(r.Terms, r.Phrases), headlineOptions, window)
 		q = `WITH q AS (SELECT to_tsquery('english', $7) AS q),
-			hits AS (SELECT m.channel, m.n, ts_rank_cd(m.tsv, q.q) AS rank FROM chat_messages AS m, q
-				WHERE m.tsv @@ q.q AND ` + filters + `
-				ORDER BY rank DESC, m.created_at DESC, m.channel COLLATE "C", m.n LIMIT $5 OFFSET $6)
-			SELECT ` + msgCols + `, ts_headline('english', m.text, q.q, $8) FROM hits JOIN chat_messages AS m USING (channel, n), q
+			cand AS (SELECT m.channel, m.n, m.tsv, m.created_at FROM chat_messages AS m, q
+				WHERE m.tsv @@ q.q AND ` + filters + ` ORDER BY m.created_at DESC LIMIT $9),
+			hits AS (SELECT cand.channel, cand.n, cand.created_at, ts_rank_cd(cand.tsv, q.q) AS rank, count(*) OVER () AS total FROM cand, q
+				ORDER BY rank DESC, cand.created_at DESC, cand.channel COLLATE "C", cand.n LIMIT $5 OFFSET $6)
+			SELECT ` + msgCols + `, ts_headline('english', m.text, q.q, $8), hits.total FROM hits JOIN chat_messages AS m USING (channel, n), q
 			ORDER BY hits.rank DESC, m.created_at DESC, m.channel COLLATE "C", m.n`
 	} else {
-		q = `SELECT ` + msgCols + `, left(m.text, 200) FROM chat_messages AS m WHERE ` + filters + `
+		q = `SELECT ` + msgCols + `, left(m.text, 200), 0::bigint FROM chat_messages AS m WHERE ` + filters + `
 			ORDER BY m.created_at DESC, m.channel COLLATE "C", m.n LIMIT $5 OFFSET $6`
 	}
 	rows, err := s.db.Pool.Query(ctx, q, args...)
 	if err != nil {
-		return res, fmt.Errorf("postgres: search: %w", err)
+		return res, false, fmt.Errorf("postgres: search: %w", err)
 	}
 	defer rows.Close()
+	var total int64
 	for rows.Next() {
 		var h chat.SearchHit
-		m, err := scanMessage(rows, &h.Snippet)
+		m, err := scanMessage(rows, &h.Snippet, &total)
 		if err != nil {
-			return res, err
+			return res, false, err
 		}
 		h.Message = m
 		res.Hits = append(res.Hits, h)
 	}
 	if err := rows.Err(); err != nil {
-		return res, err
+		return res, false, err
 	}
 	if len(res.Hits) > r.Limit {
 		res.Hits, res.HasMore = res.Hits[:r.Limit], true
 	}
-	return res, nil
+	return res, text && total >= int64(window), nil
 }
 
 func nullTime(t time.Time) *time.Time {

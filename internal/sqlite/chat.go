@@ -20,7 +20,8 @@ import (
 // reader pool and see committed batches only. It is safe for concurrent
 // use.
 type ChatStore struct {
-	db *DB
+	db         *DB
+	rankWindow int // 0: defaultRankWindow; tests set a small one
 }
 
 // NewChatStore returns the chat store of db, the app database (set "app").

@@ -381,20 +381,65 @@ func ftsQuery(terms []string, phrases [][]string) string {
 	return strings.Join(parts, " AND ")
 }
 
+// defaultRankWindow is how many of a query's most recent matches are
+// ranked first; see Search.
+const defaultRankWindow = 5000
+
+// SetRankWindow sets how many recent matches a search ranks first (see
+// Search); 0 restores the default. It is for tuning and tests.
+func (s *ChatStore) SetRankWindow(n int) { s.rankWindow = n }
+
 // Search implements chat.Searcher with FTS5: bm25 rank, then newest first.
+//
+// Ranking every match of a very common word costs time in proportion to
+// the matches (hundreds of thousands in a big workspace). So Search ranks
+// the query's 5,000 most recent matches first (found cheaply by
+// walking the index backwards), and widens the window eightfold while the
+// page does not fill, up to every match: results are the best of the
+// recent matches, which is what people searching chat mostly want, and a
+// search's cost is bounded by the window instead of the corpus.
 func (s *ChatStore) Search(ctx context.Context, r chat.SearchRequest) (chat.SearchResult, error) {
 	res := chat.SearchResult{Hits: []chat.SearchHit{}}
 	if len(r.Channels) == 0 {
 		return res, nil
 	}
+	if len(r.Terms) == 0 && len(r.Phrases) == 0 {
+		return s.search(ctx, r, "", 0)
+	}
+	match := ftsQuery(r.Terms, r.Phrases)
+	window := s.rankWindow
+	if window <= 0 {
+		window = defaultRankWindow
+	}
+	window = max(window, r.Offset+r.Limit+1)
+	for ; ; window *= 8 {
+		var bound int64
+		err := s.db.R.QueryRowContext(ctx, `SELECT rowid FROM chat_fts WHERE chat_fts MATCH ? ORDER BY rowid DESC LIMIT 1 OFFSET ?`, match, window-1).Scan(&bound)
+		if errors.Is(err, sql.ErrNoRows) {
+			return s.search(ctx, r, match, 0) // fewer matches than the window: rank them all
+		}
+		if err != nil {
+			return res, fmt.Errorf("sqlite: search: %w", err)
+		}
+		res, err := s.search(ctx, r, match, bound)
+		if err != nil || res.HasMore || window > 1<<24 {
+			return res, err
+		}
+	}
+}
+
+// search runs one ranked query; with bound, only over index rows from it
+// on.
+func (s *ChatStore) search(ctx context.Context, r chat.SearchRequest, match string, bound int64) (chat.SearchResult, error) {
+	res := chat.SearchResult{Hits: []chat.SearchHit{}}
 	var q strings.Builder
 	var args []any
-	text := len(r.Terms) > 0 || len(r.Phrases) > 0
+	text := match != ""
 	if text {
 		q.WriteString(`SELECT m.` + strings.ReplaceAll(msgCols, ", ", ", m.") + `, snippet(chat_fts, 0, char(2), char(3), '…', 24)
 			FROM chat_fts JOIN chat_messages AS m ON m.rid = chat_fts.rowid
-			WHERE chat_fts MATCH ? AND m.channel IN (SELECT value FROM json_each(?)) AND m.deleted = 0`)
-		args = append(args, ftsQuery(r.Terms, r.Phrases), jsonText(r.Channels))
+			WHERE chat_fts MATCH ? AND chat_fts.rowid >= ? AND m.channel IN (SELECT value FROM json_each(?)) AND m.deleted = 0`)
+		args = append(args, match, bound, jsonText(r.Channels))
 	} else {
 		q.WriteString(`SELECT ` + msgCols + `, substr(text, 1, 200) FROM chat_messages AS m
 			WHERE m.channel IN (SELECT value FROM json_each(?)) AND m.deleted = 0`)

@@ -31,6 +31,7 @@ func Run(t *testing.T, open func(t *testing.T) chat.Store) {
 		{"MarkerAt", testMarkerAt},
 		{"Search", testSearch},
 		{"SearchFilters", testSearchFilters},
+		{"SearchWidensItsRankWindow", testSearchWindow},
 		{"RebuildEqualsLive", testRebuild},
 		{"Uploads", testUploads},
 		{"BotTokens", testBotTokens},
@@ -671,4 +672,45 @@ func RunShared(t *testing.T, open func(t *testing.T) (chat.Store, chat.Store)) {
 			t.Fatalf("m1 %+v", m)
 		}
 	})
+}
+
+// testSearchWindow runs searches whose matches exceed a tiny rank window,
+// with a scope that leaves the window short of a page: the window widens
+// until the page fills, and paging visits every hit once.
+func testSearchWindow(t *testing.T, st chat.Store) {
+	w, ok := st.(interface{ SetRankWindow(int) })
+	if !ok {
+		t.Fatalf("%T has no SetRankWindow", st)
+	}
+	w.SetRankWindow(3)
+	s := NewScript(t)
+	gen := s.Workspace("w1", "ann")
+	s.Channel("w1", "c_other", "other", chat.Public, "ann", chat.ChannelMember{User: "ann"})
+	for i := 0; i < 40; i++ {
+		ch := gen
+		if i%4 != 0 {
+			ch = "c_other" // most recent matches are out of the scope below
+		}
+		s.Post(ch, "ann", chat.MessagePosted{Text: "common word"})
+	}
+	Apply(t, st, byStream(s.All()))
+	seen := map[chat.MessageID]bool{}
+	for off := 0; ; off += 4 {
+		res, err := st.Search(context.Background(), chat.SearchRequest{Channels: []chat.ChannelID{gen}, Terms: []string{"common"}, Limit: 4, Offset: off})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, h := range res.Hits {
+			if seen[h.Message.ID] || h.Message.Channel != gen {
+				t.Fatalf("hit %+v twice or out of scope", h.Message)
+			}
+			seen[h.Message.ID] = true
+		}
+		if !res.HasMore {
+			break
+		}
+	}
+	if len(seen) != 10 {
+		t.Fatalf("found %d of 10", len(seen))
+	}
 }
