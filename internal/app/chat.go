@@ -170,7 +170,7 @@ func (n *chatNode) registerKinds() {
 			}
 			return nil
 		},
-		Revokes:   revokesWorkspace,
+		Revokes: revokesWorkspace,
 	})
 	gw.RegisterKind(chat.KindChannel, gateway.Kind{
 		Authorize: func(_ context.Context, user core.UserID, s core.StreamID) error {

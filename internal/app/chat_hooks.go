@@ -381,7 +381,7 @@ const webhookQueue = "chat_webhooks"
 
 // webhookJob is one delivery: a chat event for one outgoing webhook.
 type webhookJob struct {
-	Webhook string        `json:"webhook"`
+	Webhook string       `json:"webhook"`
 	Event   WebhookEvent `json:"event"`
 }
 

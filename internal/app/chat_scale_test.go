@@ -95,7 +95,7 @@ func TestChatBootSizeDoesNotGrowWithTheWorkspace(t *testing.T) {
 				Members int `json:"member_count"`
 				Unread  int `json:"unread"`
 			} `json:"channels"`
-			DMs      []struct{ Unread int } `json:"dms"`
+			DMs      []struct{ Unread int }    `json:"dms"`
 			Presence []struct{ Status string } `json:"presence"`
 		}
 		if err := json.Unmarshal(raw, &boot); err != nil {
