@@ -69,6 +69,11 @@ func RebuildChat(ctx context.Context, log ChatLog, store chat.Projector, batch i
 			after = page[len(page)-1].Stream
 		}
 	}
+	if a, ok := store.(interface{ Analyze(context.Context) error }); ok {
+		if err := a.Analyze(ctx); err != nil {
+			return st, err
+		}
+	}
 	st.Took = time.Since(start)
 	return st, nil
 }

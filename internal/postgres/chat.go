@@ -130,6 +130,13 @@ func projectStream(ctx context.Context, r *chatRows, cp uint64, group []eventlog
 	return res, nil
 }
 
+// Analyze refreshes the query planner's statistics of the chat tables,
+// after a bulk load or a rebuild (autovacuum does it too, later).
+func (s *ChatStore) Analyze(ctx context.Context) error {
+	_, err := s.db.Pool.Exec(ctx, `ANALYZE chat_messages, chat_members, chat_channel_members, chat_mentions, chat_reactions`)
+	return err
+}
+
 // Checkpoint implements chat.Projector.
 func (s *ChatStore) Checkpoint(ctx context.Context, stream core.StreamID) (uint64, error) {
 	var seq int64

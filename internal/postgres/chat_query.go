@@ -426,18 +426,24 @@ func (s *ChatStore) search(ctx context.Context, r chat.SearchRequest, window int
 		AND ($3::timestamptz IS NULL OR m.created_at < $3) AND ($4::timestamptz IS NULL OR m.created_at >= $4)`
 	var q string
 	if text {
+		// The query is a literal of each statement (no CTE), and the
+		// statement is planned with its parameters' values (exec mode, no
+		// cached generic plan), so the planner sees how common the words
+		// are and walks the created_at index for common ones, the GIN
+		// index for rare ones.
 		args = append(args, tsQuery(r.Terms, r.Phrases), headlineOptions, window)
-		q = `WITH q AS (SELECT to_tsquery('english', $7) AS q),
-			cand AS (SELECT m.channel, m.n, m.tsv, m.created_at FROM chat_messages AS m, q
-				WHERE m.tsv @@ q.q AND ` + filters + ` ORDER BY m.created_at DESC LIMIT $9),
-			hits AS (SELECT cand.channel, cand.n, cand.created_at, ts_rank_cd(cand.tsv, q.q) AS rank, count(*) OVER () AS total FROM cand, q
-				ORDER BY rank DESC, cand.created_at DESC, cand.channel COLLATE "C", cand.n LIMIT $5 OFFSET $6)
-			SELECT ` + msgCols + `, ts_headline('english', m.text, q.q, $8), hits.total FROM hits JOIN chat_messages AS m USING (channel, n), q
+		q = `WITH cand AS (SELECT m.channel, m.n, m.tsv, m.created_at FROM chat_messages AS m
+				WHERE m.tsv @@ to_tsquery('english', $7) AND ` + filters + ` ORDER BY m.created_at DESC LIMIT $9),
+			hits AS (SELECT channel, n, created_at, ts_rank_cd(tsv, to_tsquery('english', $7)) AS rank, count(*) OVER () AS total FROM cand
+				ORDER BY rank DESC, created_at DESC, channel COLLATE "C", n LIMIT $5 OFFSET $6)
+			SELECT ` + msgCols + `, ts_headline('english', m.text, to_tsquery('english', $7), $8), hits.total
+			FROM hits JOIN chat_messages AS m USING (channel, n)
 			ORDER BY hits.rank DESC, m.created_at DESC, m.channel COLLATE "C", m.n`
 	} else {
 		q = `SELECT ` + msgCols + `, left(m.text, 200), 0::bigint FROM chat_messages AS m WHERE ` + filters + `
 			ORDER BY m.created_at DESC, m.channel COLLATE "C", m.n LIMIT $5 OFFSET $6`
 	}
+	args = append([]any{pgx.QueryExecModeExec}, args...)
 	rows, err := s.db.Pool.Query(ctx, q, args...)
 	if err != nil {
 		return res, false, fmt.Errorf("postgres: search: %w", err)

@@ -99,6 +99,13 @@ func projectStream(ctx context.Context, r *chatRows, group []eventlog.Event) (ch
 	return res, nil
 }
 
+// Analyze refreshes the query planner's statistics of the chat tables,
+// after a bulk load or a rebuild.
+func (s *ChatStore) Analyze(ctx context.Context) error {
+	_, err := s.db.W.ExecContext(ctx, `ANALYZE`)
+	return err
+}
+
 // Checkpoint implements chat.Projector.
 func (s *ChatStore) Checkpoint(ctx context.Context, stream core.StreamID) (uint64, error) {
 	var seq int64

@@ -407,6 +407,11 @@ func (s *ChatStore) Search(ctx context.Context, r chat.SearchRequest) (chat.Sear
 		return s.search(ctx, r, "", 0)
 	}
 	match := ftsQuery(r.Terms, r.Phrases)
+	if r.Author != "" {
+		// One person's messages are few: rank all of theirs that match,
+		// walking them through the author index.
+		return s.search(ctx, r, match, -1)
+	}
 	window := s.rankWindow
 	if window <= 0 {
 		window = defaultRankWindow
@@ -428,19 +433,25 @@ func (s *ChatStore) Search(ctx context.Context, r chat.SearchRequest) (chat.Sear
 	}
 }
 
-// search runs one ranked query; with bound, only over index rows from it
-// on.
+// search runs one ranked query: with bound > 0, only over index rows from
+// it on; with bound < 0, driven by the author index (r.Author is set).
 func (s *ChatStore) search(ctx context.Context, r chat.SearchRequest, match string, bound int64) (chat.SearchResult, error) {
 	res := chat.SearchResult{Hits: []chat.SearchHit{}}
 	var q strings.Builder
 	var args []any
 	text := match != ""
-	if text {
+	switch {
+	case text && bound < 0:
+		q.WriteString(`SELECT m.` + strings.ReplaceAll(msgCols, ", ", ", m.") + `, snippet(chat_fts, 0, char(2), char(3), '…', 24)
+			FROM chat_messages AS m CROSS JOIN chat_fts ON chat_fts.rowid = m.rid
+			WHERE chat_fts MATCH ? AND m.channel IN (SELECT value FROM json_each(?)) AND m.deleted = 0`)
+		args = append(args, match, jsonText(r.Channels))
+	case text:
 		q.WriteString(`SELECT m.` + strings.ReplaceAll(msgCols, ", ", ", m.") + `, snippet(chat_fts, 0, char(2), char(3), '…', 24)
 			FROM chat_fts JOIN chat_messages AS m ON m.rid = chat_fts.rowid
 			WHERE chat_fts MATCH ? AND chat_fts.rowid >= ? AND m.channel IN (SELECT value FROM json_each(?)) AND m.deleted = 0`)
 		args = append(args, match, bound, jsonText(r.Channels))
-	} else {
+	default:
 		q.WriteString(`SELECT ` + msgCols + `, substr(text, 1, 200) FROM chat_messages AS m
 			WHERE m.channel IN (SELECT value FROM json_each(?)) AND m.deleted = 0`)
 		args = append(args, jsonText(r.Channels))

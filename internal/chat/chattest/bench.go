@@ -170,6 +170,11 @@ func BenchSearch(b *testing.B, st chat.Store) {
 			b.Fatal(err)
 		}
 		b.Logf("corpus of %d messages projected in %s (%.0f messages/s)", n, time.Since(start).Round(time.Second), float64(n)/time.Since(start).Seconds())
+		if a, ok := st.(interface{ Analyze(context.Context) error }); ok {
+			if err := a.Analyze(ctx); err != nil {
+				b.Fatal(err)
+			}
+		}
 	}
 	var scope []chat.ChannelID
 	for c := 0; c < BenchChannels; c += 2 {

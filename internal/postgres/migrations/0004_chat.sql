@@ -78,8 +78,10 @@ CREATE TABLE chat_messages (
 CREATE INDEX chat_messages_timeline ON chat_messages (channel, thread, seq);
 CREATE INDEX chat_messages_pins ON chat_messages (channel, pinned_seq) WHERE pinned_seq > 0;
 CREATE INDEX chat_messages_tsv ON chat_messages USING GIN (tsv);
--- Newest first, for searches of common words (see ChatStore.Search).
+-- Newest first, for searches of common words and by author (see
+-- ChatStore.Search).
 CREATE INDEX chat_messages_recent ON chat_messages (created_at);
+CREATE INDEX chat_messages_author ON chat_messages (author, created_at);
 
 CREATE TABLE chat_edits (
     channel TEXT        NOT NULL,

@@ -80,6 +80,7 @@ CREATE TABLE chat_messages (
 );
 CREATE INDEX chat_messages_timeline ON chat_messages (channel, thread, seq);
 CREATE INDEX chat_messages_pins ON chat_messages (channel, pinned_seq) WHERE pinned_seq > 0;
+CREATE INDEX chat_messages_author ON chat_messages (author, created_at);
 
 -- Full-text search (porter stemming), kept in step by the projector.
 CREATE VIRTUAL TABLE chat_fts USING fts5(
