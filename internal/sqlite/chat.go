@@ -373,7 +373,7 @@ func (r *chatRows) InsertMessage(ctx context.Context, m chat.MessageRow) error {
 	if err != nil {
 		return err
 	}
-	if err := r.exec(ctx, `INSERT INTO chat_fts (rowid, text) VALUES (?, ?)`, rid, m.Text); err != nil {
+	if err := r.exec(ctx, `INSERT INTO chat_fts (rowid, text, author) VALUES (?, ?, ?)`, rid, m.Text, string(m.Author)); err != nil {
 		return err
 	}
 	top := 0
@@ -385,8 +385,8 @@ func (r *chatRows) InsertMessage(ctx context.Context, m chat.MessageRow) error {
 
 func (r *chatRows) EditMessage(ctx context.Context, ch chat.ChannelID, n uint32, text string, mentions []core.UserID, seq uint64, at time.Time) error {
 	var rid int64
-	var old string
-	err := r.queryRow(ctx, `SELECT rid, text FROM chat_messages WHERE channel = ? AND n = ? AND deleted = 0`, string(ch), n).Scan(&rid, &old)
+	var old, author string
+	err := r.queryRow(ctx, `SELECT rid, text, author FROM chat_messages WHERE channel = ? AND n = ? AND deleted = 0`, string(ch), n).Scan(&rid, &old, &author)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil
 	}
@@ -396,10 +396,10 @@ func (r *chatRows) EditMessage(ctx context.Context, ch chat.ChannelID, n uint32,
 	if err := r.exec(ctx, `INSERT OR REPLACE INTO chat_edits (channel, n, seq, text, until) VALUES (?, ?, ?, ?, ?)`, string(ch), n, int64(seq), old, us(at)); err != nil {
 		return err
 	}
-	if err := r.exec(ctx, `INSERT INTO chat_fts (chat_fts, rowid, text) VALUES ('delete', ?, ?)`, rid, old); err != nil {
+	if err := r.exec(ctx, `INSERT INTO chat_fts (chat_fts, rowid, text, author) VALUES ('delete', ?, ?, ?)`, rid, old, author); err != nil {
 		return err
 	}
-	if err := r.exec(ctx, `INSERT INTO chat_fts (rowid, text) VALUES (?, ?)`, rid, text); err != nil {
+	if err := r.exec(ctx, `INSERT INTO chat_fts (rowid, text, author) VALUES (?, ?, ?)`, rid, text, author); err != nil {
 		return err
 	}
 	return r.exec(ctx, `UPDATE chat_messages SET text = ?, mentions = ?, edited_at = ? WHERE rid = ?`, text, jsonText(mentions), us(at), rid)
@@ -407,8 +407,8 @@ func (r *chatRows) EditMessage(ctx context.Context, ch chat.ChannelID, n uint32,
 
 func (r *chatRows) DeleteMessage(ctx context.Context, ch chat.ChannelID, n uint32) error {
 	var rid int64
-	var old string
-	err := r.queryRow(ctx, `SELECT rid, text FROM chat_messages WHERE channel = ? AND n = ? AND deleted = 0`, string(ch), n).Scan(&rid, &old)
+	var old, author string
+	err := r.queryRow(ctx, `SELECT rid, text, author FROM chat_messages WHERE channel = ? AND n = ? AND deleted = 0`, string(ch), n).Scan(&rid, &old, &author)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil
 	}
@@ -426,10 +426,10 @@ func (r *chatRows) DeleteMessage(ctx context.Context, ch chat.ChannelID, n uint3
 	}
 	// The tombstone stays in the index as an empty document, so the index
 	// keeps one entry per content row.
-	if err := r.exec(ctx, `INSERT INTO chat_fts (chat_fts, rowid, text) VALUES ('delete', ?, ?)`, rid, old); err != nil {
+	if err := r.exec(ctx, `INSERT INTO chat_fts (chat_fts, rowid, text, author) VALUES ('delete', ?, ?, ?)`, rid, old, author); err != nil {
 		return err
 	}
-	if err := r.exec(ctx, `INSERT INTO chat_fts (rowid, text) VALUES (?, '')`, rid); err != nil {
+	if err := r.exec(ctx, `INSERT INTO chat_fts (rowid, text, author) VALUES (?, '', ?)`, rid, author); err != nil {
 		return err
 	}
 	return r.exec(ctx, `UPDATE chat_messages SET deleted = 1, text = '', mentions = '[]', attachments = '[]', pinned_seq = 0 WHERE rid = ?`, rid)

@@ -368,15 +368,20 @@ func (s *ChatStore) MarkerAt(ctx context.Context, ch chat.ChannelID, seq uint64)
 	return chat.Marker{Seq: seq, Top: uint32(top)}, nil
 }
 
-// ftsQuery builds an FTS5 query: every term and phrase quoted (they are
-// letters and digits only), all required.
-func ftsQuery(terms []string, phrases [][]string) string {
+// ftsQuery builds an FTS5 query on the text column: every term and phrase
+// quoted (they are letters and digits only), all required, and the
+// author's id on the author column when given.
+func ftsQuery(terms []string, phrases [][]string, author core.UserID) string {
 	var parts []string
+	quote := func(s string) string { return `"` + strings.ReplaceAll(s, `"`, ``) + `"` }
 	for _, t := range terms {
-		parts = append(parts, `"`+strings.ReplaceAll(t, `"`, ``)+`"`)
+		parts = append(parts, "text : "+quote(t))
 	}
 	for _, p := range phrases {
-		parts = append(parts, `"`+strings.ReplaceAll(strings.Join(p, " "), `"`, ``)+`"`)
+		parts = append(parts, "text : "+quote(strings.Join(p, " ")))
+	}
+	if author != "" {
+		parts = append(parts, "author : "+quote(string(author)))
 	}
 	return strings.Join(parts, " AND ")
 }
@@ -406,12 +411,7 @@ func (s *ChatStore) Search(ctx context.Context, r chat.SearchRequest) (chat.Sear
 	if len(r.Terms) == 0 && len(r.Phrases) == 0 {
 		return s.search(ctx, r, "", 0)
 	}
-	match := ftsQuery(r.Terms, r.Phrases)
-	if r.Author != "" {
-		// One person's messages are few: rank all of theirs that match,
-		// walking them through the author index.
-		return s.search(ctx, r, match, -1)
-	}
+	match := ftsQuery(r.Terms, r.Phrases, r.Author)
 	window := s.rankWindow
 	if window <= 0 {
 		window = defaultRankWindow
@@ -433,22 +433,17 @@ func (s *ChatStore) Search(ctx context.Context, r chat.SearchRequest) (chat.Sear
 	}
 }
 
-// search runs one ranked query: with bound > 0, only over index rows from
-// it on; with bound < 0, driven by the author index (r.Author is set).
+// search runs one ranked query; with bound, only over index rows from it
+// on. The author, if any, is part of match.
 func (s *ChatStore) search(ctx context.Context, r chat.SearchRequest, match string, bound int64) (chat.SearchResult, error) {
 	res := chat.SearchResult{Hits: []chat.SearchHit{}}
 	var q strings.Builder
 	var args []any
 	text := match != ""
 	switch {
-	case text && bound < 0:
-		q.WriteString(`SELECT m.` + strings.ReplaceAll(msgCols, ", ", ", m.") + `, snippet(chat_fts, 0, char(2), char(3), '…', 24)
-			FROM chat_messages AS m CROSS JOIN chat_fts ON chat_fts.rowid = m.rid
-			WHERE chat_fts MATCH ? AND m.channel IN (SELECT value FROM json_each(?)) AND m.deleted = 0`)
-		args = append(args, match, jsonText(r.Channels))
 	case text:
 		q.WriteString(`SELECT m.` + strings.ReplaceAll(msgCols, ", ", ", m.") + `, snippet(chat_fts, 0, char(2), char(3), '…', 24)
-			FROM chat_fts JOIN chat_messages AS m ON m.rid = chat_fts.rowid
+			FROM chat_fts CROSS JOIN chat_messages AS m ON m.rid = chat_fts.rowid
 			WHERE chat_fts MATCH ? AND chat_fts.rowid >= ? AND m.channel IN (SELECT value FROM json_each(?)) AND m.deleted = 0`)
 		args = append(args, match, bound, jsonText(r.Channels))
 	default:
@@ -456,7 +451,7 @@ func (s *ChatStore) search(ctx context.Context, r chat.SearchRequest, match stri
 			WHERE m.channel IN (SELECT value FROM json_each(?)) AND m.deleted = 0`)
 		args = append(args, jsonText(r.Channels))
 	}
-	if r.Author != "" {
+	if r.Author != "" && !text {
 		q.WriteString(` AND m.author = ?`)
 		args = append(args, string(r.Author))
 	}
@@ -469,7 +464,7 @@ func (s *ChatStore) search(ctx context.Context, r chat.SearchRequest, match stri
 		args = append(args, us(r.After))
 	}
 	if text {
-		q.WriteString(` ORDER BY bm25(chat_fts), m.created_at DESC, m.channel, m.n`)
+		q.WriteString(` ORDER BY bm25(chat_fts, 1.0, 0.0), m.created_at DESC, m.channel, m.n`)
 	} else {
 		q.WriteString(` ORDER BY m.created_at DESC, m.channel, m.n`)
 	}
