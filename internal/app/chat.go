@@ -102,6 +102,8 @@ func (m *Main) startChat(ctx context.Context) error {
 	m.metrics.Registry.MustRegister(n.metrics.projectionErrors, n.metrics.boots)
 	m.metrics.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "parley_chat_view_streams", Help: "Chat streams held by this node's in-memory view."},
 		func() float64 { return float64(n.view.Stats().Streams) }))
+	m.metrics.Registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "parley_chat_boot_cache_hits_total", Help: "Chat boot payloads served from the per-user cache."},
+		func() float64 { return float64(n.view.BootCacheHits()) }))
 
 	n.view = chat.NewView(cfg.BootCache)
 	n.feed = newChatFeed(n)

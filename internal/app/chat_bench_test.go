@@ -296,6 +296,7 @@ func BenchmarkChatBootStorm(b *testing.B) {
 	lat = lat[:0]
 	mu.Unlock()
 	booted.Store(0)
+	hitsBefore := n.ChatView().BootCacheHits()
 	b.ResetTimer()
 	storm.Store(true)
 	start := time.Now()
@@ -312,7 +313,38 @@ func BenchmarkChatBootStorm(b *testing.B) {
 		b.Fatalf("%d of %d clients booted again", booted.Load(), count)
 	}
 	b.ReportMetric(took.Seconds(), "storm-s")
+	b.ReportMetric(float64(n.ChatView().BootCacheHits()-hitsBefore)/float64(count), "cache-hit-ratio")
+	b.ReportMetric(serverP99(b, n, "chat.boot")*1000, "server-p99-ms")
 	mu.Lock()
 	percentiles(b, lat, "ms")
 	mu.Unlock()
+}
+
+// serverP99 returns the upper bound of the histogram bucket holding the
+// 99th percentile of the node's handling time of method, in seconds
+// (queueing before the handler excluded).
+func serverP99(b *testing.B, n *apptest.Node, method string) float64 {
+	fams, err := n.Metrics().Registry.Gather()
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, f := range fams {
+		if f.GetName() != "parley_gateway_request_seconds" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "method" && l.GetValue() == method {
+					h := m.GetHistogram()
+					total := float64(h.GetSampleCount())
+					for _, bk := range h.GetBucket() {
+						if float64(bk.GetCumulativeCount()) >= 0.99*total {
+							return bk.GetUpperBound()
+						}
+					}
+				}
+			}
+		}
+	}
+	return -1
 }

@@ -48,6 +48,9 @@ type Boot struct {
 	Cursor     string                  `json:"cursor"`
 }
 
+// BootCacheHits returns how many boots were served from the cache.
+func (v *View) BootCacheHits() uint64 { return v.bootHits.Load() }
+
 // bootEntry is a cached, encoded Boot with what it depends on.
 type bootEntry struct {
 	built    uint64
@@ -63,11 +66,13 @@ type bootEntry struct {
 // empty) with at most maxDMs DMs, and the DM partners whose presence the
 // first screen shows. The payload is cached per user and rebuilt from
 // memory only when an event changed something it shows, so a reconnection
-// storm costs map lookups, not queries.
+// storm costs map lookups, not queries. BootCacheHits counts the boots
+// served from the cache.
 func (v *View) BootJSON(user core.UserID, ws WorkspaceID, maxDMs int) ([]byte, []core.UserID, error) {
 	v.mu.RLock()
 	if e := v.boots[user]; e != nil && (ws == "" || ws == e.ws) && e.maxDMs == maxDMs && v.fresh(user, e) {
 		v.mu.RUnlock()
+		v.bootHits.Add(1)
 		return e.json, e.partners, nil
 	}
 	v.mu.RUnlock()

@@ -4,6 +4,7 @@ import (
 	"slices"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/parleyhq/parley/internal/core"
@@ -33,8 +34,9 @@ type View struct {
 
 	dirtyCh map[ChannelID]bool
 	dirtyUC map[userChannel]bool
-	boots   map[core.UserID]*bootEntry
-	maxBoot int
+	boots    map[core.UserID]*bootEntry
+	maxBoot  int
+	bootHits atomic.Uint64
 }
 
 type userChannel struct {

@@ -44,7 +44,7 @@ func defaultChat() ChatConfig {
 		BootDMs:           50,
 		BootCache:         100_000,
 		HistoryMax:        200,
-		CountsInterval:    100 * time.Millisecond,
+		CountsInterval:    500 * time.Millisecond,
 		TypingTTL:         5 * time.Second,
 		TypingInterval:    2 * time.Second,
 		InviteTTL:         7 * 24 * time.Hour,
