@@ -21,3 +21,4 @@ fuzz: ## run each fuzz target for a while (seeds run in `make test`)
 	$(GO) test -run XXX -fuzz FuzzParseSearch -fuzztime 60s ./internal/chat/
 	$(GO) test -run XXX -fuzz FuzzParseCursor -fuzztime 60s ./internal/chat/
 	$(GO) test -run XXX -fuzz FuzzParseMentions -fuzztime 60s ./internal/chat/
+	$(GO) test -run XXX -fuzz FuzzAnswer -fuzztime 60s ./internal/media/

@@ -23,6 +23,29 @@ if [ -z "${PARLEY_TEST_POSTGRES_URL:-}" ]; then
   fi
 fi
 
+# Browser tests (test/browser): headless Chromium from Debian, driven by
+# playwright-core from npm.
+if [ ! -x "${PARLEY_TEST_CHROMIUM:-/usr/bin/chromium}" ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    say "installing Chromium for the browser tests (apt-get install chromium)"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null || die "could not install Chromium; install it (apt-get install chromium) or set PARLEY_TEST_CHROMIUM to a Chromium binary"
+  else
+    die "Chromium is missing for the browser tests: install it (Debian/Ubuntu: sudo apt-get install chromium) or set PARLEY_TEST_CHROMIUM to a Chromium binary"
+  fi
+fi
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    say "installing Node.js for the browser tests (apt-get install nodejs npm)"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q nodejs npm >/dev/null || die "could not install Node.js; install nodejs and npm"
+  else
+    die "Node.js and npm are missing for the browser tests: install them (Debian/Ubuntu: sudo apt-get install nodejs npm)"
+  fi
+fi
+if [ ! -d test/browser/node_modules/playwright-core ]; then
+  say "installing playwright-core for the browser tests (npm ci in test/browser)"
+  (cd test/browser && npm ci --no-audit --no-fund >/dev/null) || die "npm ci in test/browser failed"
+fi
+
 say "go vet"
 go vet ./...
 

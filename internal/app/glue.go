@@ -54,14 +54,16 @@ type pusher struct {
 	dir  *presence.Directory
 }
 
-// Push sends f to every connection of user in the deployment.
+// Push sends f to every connection of user in the deployment. This node's
+// connections get it directly, even before the directory's view (which
+// trails connection changes by its coalescing delay and a KV round trip)
+// lists this node.
 func (p *pusher) Push(user core.UserID, f *protocol.Frame) {
+	p.gw.DeliverToUser(user, f)
 	for _, n := range p.dir.Nodes(user) {
-		if n == p.node {
-			p.gw.DeliverToUser(user, f)
-			continue
+		if n != p.node {
+			_ = p.b.Publish(bus.NodePush(n), protocol.PackPush(user, f.Payload()))
 		}
-		_ = p.b.Publish(bus.NodePush(n), protocol.PackPush(user, f.Payload()))
 	}
 }
 

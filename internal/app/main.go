@@ -67,6 +67,7 @@ type Main struct {
 	presenceRule PresenceRule
 	verifiers    []prefixVerifier // token verifiers of domains (see verify.go)
 	chat         *chatNode        // the chat domain's wiring (see chat.go)
+	media        mediaApp
 	listener     net.Listener
 
 	stopProbes chan struct{}

@@ -37,6 +37,9 @@ const (
 	BucketPresence = "parley_presence"
 	BucketLastSeen = "parley_lastseen"
 	BucketLeases   = "parley_leases"
+	// BucketMedia maps each audio session to the node whose media server
+	// hosts it.
+	BucketMedia = "parley_media"
 )
 
 // QueueSubject is the subject of work-queue name: parley.q.<name>.
@@ -57,3 +60,12 @@ func DeadLetterStream(name string) string { return "PARLEY_DLQ_" + name }
 // NodeCommands is where a node takes commands for the streams it owns,
 // forwarded by other nodes: parley.node.<node>.cmd.
 func NodeCommands(n core.NodeID) string { return prefix + "node." + string(n) + ".cmd" }
+
+// NodeMedia is where a node's media server takes requests for the audio
+// sessions it hosts, from the nodes its participants are connected to:
+// parley.node.<node>.media.
+func NodeMedia(n core.NodeID) string { return prefix + "node." + string(n) + ".media" }
+
+// NodeMediaSignal is where a node takes the signaling of audio sessions
+// hosted elsewhere for its own connections: parley.node.<node>.mediasig.
+func NodeMediaSignal(n core.NodeID) string { return prefix + "node." + string(n) + ".mediasig" }

@@ -25,6 +25,7 @@ func startServer(t *testing.T, edit func(*config.Config)) *app.Main {
 	cfg := config.Default()
 	cfg.DataDir = t.TempDir()
 	cfg.HTTP.Addr = "127.0.0.1:0"
+	cfg.Media.UDPAddr = "127.0.0.1:0"
 	cfg.HTTP.ShutdownTimeout = time.Second
 	cfg.Auth.SignInPerIP = 1000
 	cfg.Gateway.MaxConnsPerUser = 100

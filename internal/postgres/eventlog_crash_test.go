@@ -10,7 +10,7 @@ import (
 	"github.com/parleyhq/parley/internal/testutil/pgtest"
 )
 
-const crashURLEnv = "PARLEY_CRASH_POSTGRES_URL"
+const crashURLEnv = "PARLEY_TEST_CRASH_POSTGRES_URL"
 
 // TestEventLogSurvivesKill: an acknowledged append survives kill -9 of the
 // process (the node; the database server keeps running).

@@ -19,7 +19,7 @@ func BenchmarkEventLogAppend(b *testing.B) {
 }
 
 // BenchmarkEventLogReplay measures reading back one stream of 1,000,000
-// events (PARLEY_BENCH_REPLAY_EVENTS to change). Run it with -benchtime=1x:
+// events (PARLEY_TEST_REPLAY_EVENTS to change). Run it with -benchtime=1x:
 // every run writes the stream first.
 func BenchmarkEventLogReplay(b *testing.B) {
 	eventlogtest.BenchReplay(b, openEventLog(b), eventlogtest.ReplayEvents())

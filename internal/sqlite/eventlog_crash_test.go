@@ -10,7 +10,7 @@ import (
 	"github.com/parleyhq/parley/internal/eventlog/eventlogtest"
 )
 
-const crashPathEnv = "PARLEY_CRASH_SQLITE_PATH"
+const crashPathEnv = "PARLEY_TEST_CRASH_SQLITE_PATH"
 
 // TestEventLogSurvivesKill: an acknowledged append survives kill -9 of the
 // process.

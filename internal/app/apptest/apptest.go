@@ -52,6 +52,7 @@ func Start(t testing.TB, opts ...Option) *Node {
 	cfg := config.Default()
 	cfg.DataDir = t.TempDir()
 	cfg.HTTP.Addr = "127.0.0.1:0"
+	cfg.Media.UDPAddr = "127.0.0.1:0"
 	cfg.Auth.SignInPerIP = 100000
 	cfg.Auth.SignInPerAccount = 1000
 	cfg.Log.Level = "warn"

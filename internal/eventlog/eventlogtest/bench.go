@@ -67,9 +67,9 @@ func BenchAppend(b *testing.B, s eventlog.Store, appenders, nstreams int) {
 }
 
 // ReplayEvents is the size of the stream BenchReplay reads back: 1,000,000,
-// or PARLEY_BENCH_REPLAY_EVENTS.
+// or PARLEY_TEST_REPLAY_EVENTS.
 func ReplayEvents() int {
-	if n, err := strconv.Atoi(os.Getenv("PARLEY_BENCH_REPLAY_EVENTS")); err == nil && n > 0 {
+	if n, err := strconv.Atoi(os.Getenv("PARLEY_TEST_REPLAY_EVENTS")); err == nil && n > 0 {
 		return n
 	}
 	return 1_000_000

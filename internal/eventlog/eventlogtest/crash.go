@@ -21,7 +21,7 @@ import (
 
 // CrashChildEnv is set in the environment of the child process of a crash
 // test; IsCrashChild reports it.
-const CrashChildEnv = "PARLEY_EVENTLOG_CRASH_CHILD"
+const CrashChildEnv = "PARLEY_TEST_CRASH_CHILD"
 
 // IsCrashChild reports whether this test process is the child of Crash and
 // must run CrashChild instead of its test.
