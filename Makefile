@@ -18,4 +18,7 @@ bench: build ## the full-size benchmarks of docs/benchmarks.md
 fuzz: ## run each fuzz target for a while (seeds run in `make test`)
 	$(GO) test -run XXX -fuzz FuzzDecode -fuzztime 60s ./internal/protocol/
 	$(GO) test -run XXX -fuzz FuzzReadMessage -fuzztime 60s ./internal/gateway/
+	$(GO) test -run XXX -fuzz FuzzParseSearch -fuzztime 60s ./internal/chat/
+	$(GO) test -run XXX -fuzz FuzzParseCursor -fuzztime 60s ./internal/chat/
+	$(GO) test -run XXX -fuzz FuzzParseMentions -fuzztime 60s ./internal/chat/
 	$(GO) test -run XXX -fuzz FuzzAnswer -fuzztime 60s ./internal/media/

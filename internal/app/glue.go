@@ -72,6 +72,9 @@ type publisher struct {
 	b    *bus.Bus
 	push *pusher
 	m    *metrics.Metrics
+	// observers get the committed events of their stream kind after they
+	// are published, on the actor's goroutine (see Main.observeCommits).
+	observers map[string]func(stream core.StreamID, evs []eventlog.Event)
 }
 
 var _ actor.Publisher = (*publisher)(nil)
@@ -81,6 +84,20 @@ func (p *publisher) PublishEvents(stream core.StreamID, evs []eventlog.Event) {
 	for i := range evs {
 		_ = p.b.Publish(subject, protocol.PackBus(protocol.EncodeEvent(&evs[i])))
 	}
+	if fn := p.observers[stream.Kind()]; fn != nil {
+		fn(stream, evs)
+	}
+}
+
+// observeCommits makes fn see, in order, every batch of events of streams
+// of kind that this node's actors commit (read-model projectors use it).
+// fn runs on the stream's actor goroutine, so it must hand the events off
+// quickly. It must be called before the first command.
+func (m *Main) observeCommits(kind string, fn func(stream core.StreamID, evs []eventlog.Event)) {
+	if m.pub.observers == nil {
+		m.pub.observers = map[string]func(core.StreamID, []eventlog.Event){}
+	}
+	m.pub.observers[kind] = fn
 }
 
 func (p *publisher) PublishEphemeral(stream core.StreamID, at time.Time, who core.UserID, e actor.Ephemeral) {

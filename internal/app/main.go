@@ -59,11 +59,14 @@ type Main struct {
 	auth      *auth.Service
 	dir       *presence.Directory
 	host      *actor.Host
+	pub       *publisher
 	gw        *gateway.Server
 	push      *pusher
 	httpSrv   *http.Server
 
 	presenceRule PresenceRule
+	verifiers    []prefixVerifier // token verifiers of domains (see verify.go)
+	chat         *chatNode        // the chat domain's wiring (see chat.go)
 	media        mediaApp
 	listener     net.Listener
 
@@ -232,7 +235,7 @@ func (m *Main) startGateway(ctx context.Context) error {
 			TrustProxy:        cfg.HTTP.TrustProxy,
 		},
 		Logger:   m.Logger.With("component", "gateway"),
-		Verifier: m.auth,
+		Verifier: tokenVerifier{m},
 		Events:   m.log,
 		Broker:   broker{m.bus},
 		Metrics:  m.metrics,
@@ -248,9 +251,10 @@ func (m *Main) startGateway(ctx context.Context) error {
 	})
 	m.gw.SetDirectory(m.dir)
 	m.push = &pusher{node: m.node, b: m.bus, gw: m.gw, dir: m.dir}
+	m.pub = &publisher{b: m.bus, push: m.push, m: m.metrics}
 	hostOpts := actor.Options{
 		Log:       m.log,
-		Publisher: &publisher{b: m.bus, push: m.push, m: m.metrics},
+		Publisher: m.pub,
 		Clock:     m.Clock,
 		Logger:    m.Logger.With("component", "actors"),
 		Node:      m.node,

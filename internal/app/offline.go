@@ -18,11 +18,15 @@ import (
 // behaviors returns the domain behaviour of every stream kind that has one,
 // for replay.
 func behaviors() map[string]actor.Factory {
-	return map[string]actor.Factory{
+	out := map[string]actor.Factory{
 		topics.Kind:   topics.New,
 		rooms.Kind:    rooms.NewFactory(rooms.DefaultLimits()),
 		rooms.ModKind: rooms.NewModLog,
 	}
+	for k, f := range chatBehaviors(chatLimits(config.Default().Chat)) {
+		out[k] = f
+	}
+	return out
 }
 
 // Migrate applies every migration of the configured stores and returns how

@@ -168,7 +168,7 @@ func (m *Main) startRooms(ctx context.Context) error {
 		}
 		room, _ := rooms.RoomOf(e.Stream)
 		if e.User != "" {
-			m.gw.EndSubscriptions(e.User, e.Stream, errs.E(errs.Forbidden, "%s", e.Reason))
+			m.gw.EndSubscriptions(e.User, func(s core.StreamID) bool { return s == e.Stream }, errs.E(errs.Forbidden, "%s", e.Reason))
 		}
 		m.dropFromAudio(room, e.User)
 	})

@@ -106,7 +106,8 @@ type Service struct {
 	acctLimit *limiter // sign-in attempts against one account
 	sendLimit *limiter // code requests to one address
 
-	onRevoke atomic.Pointer[func(sid string, user core.UserID)]
+	onRevoke  atomic.Pointer[func(sid string, user core.UserID)]
+	onProfile atomic.Pointer[func(User)]
 
 	dummyMu   sync.Mutex
 	dummyHash string
@@ -248,6 +249,18 @@ func (s *Service) SetOnRevoke(fn func(sid string, user core.UserID)) {
 		return
 	}
 	s.onRevoke.Store(&fn)
+}
+
+// SetOnProfileChange sets the function called with the updated user after
+// a successful UpdateProfile (domains that copy profiles, like chat's member
+// lists, follow changes with it). fn runs synchronously on the updating
+// request and must not block for long. It is safe to call at any time.
+func (s *Service) SetOnProfileChange(fn func(User)) {
+	if fn == nil {
+		s.onProfile.Store(nil)
+		return
+	}
+	s.onProfile.Store(&fn)
 }
 
 // MarkRevoked makes Verify refuse access tokens of session sid with

@@ -220,5 +220,8 @@ func (s *Service) UpdateProfile(ctx context.Context, id core.UserID, p ProfileUp
 	if err != nil {
 		return User{}, wrap(err, "auth: update profile")
 	}
+	if fn := s.onProfile.Load(); fn != nil {
+		(*fn)(u)
+	}
 	return u, nil
 }

@@ -210,6 +210,16 @@ func (q *Queue) Depth(ctx context.Context) (uint64, error) {
 	return info.State.Msgs, nil
 }
 
+// DeadLetterDepth returns the number of dead-lettered jobs kept (the
+// dead-letter metric).
+func (q *Queue) DeadLetterDepth(ctx context.Context) (uint64, error) {
+	info, err := q.dlq.Info(ctx)
+	if err != nil {
+		return 0, wrapJS(err, "bus: dead letters of "+q.cfg.Name)
+	}
+	return info.State.Msgs, nil
+}
+
 // Job is one delivery of a queued job to a worker.
 type Job struct {
 	// ID is the id given to Enqueue.

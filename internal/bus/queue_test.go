@@ -278,6 +278,11 @@ func TestQueueDeadLetter(t *testing.T) {
 		if dls, err := q.DeadLetters(ctx, 2); err != nil || len(dls) != 2 {
 			t.Fatalf("limit 2: %d, %v", len(dls), err)
 		}
+		all, err := q.DeadLetters(ctx, 100)
+		mustNoErr(t, err)
+		if n, err := q.DeadLetterDepth(ctx); err != nil || n != uint64(len(all)) || n == 0 {
+			t.Fatalf("dead letter depth %d (%v), listed %d", n, err, len(all))
+		}
 		if dls, err := q.DeadLetters(ctx, 0); err != nil || len(dls) != 0 {
 			t.Fatalf("limit 0: %d, %v", len(dls), err)
 		}

@@ -53,6 +53,7 @@ Usage:
   parley serve   [options]            run a node (embedded NATS and SQLite by default)
   parley migrate [options]            apply database migrations and exit
   parley replay  STREAM [--at TIME]   print a stream's events and the state they rebuild
+  parley rebuild [options]            rebuild the chat read models from the event log
   parley loadgen [options]            generate load against a running node
   parley version                      print the version
 
@@ -73,6 +74,8 @@ func Main(args []string, env Env) int {
 		return migrate(args[1:], env)
 	case "replay":
 		return replay(args[1:], env)
+	case "rebuild":
+		return rebuild(args[1:], env)
 	case "loadgen":
 		return runLoadgen(args[1:], env)
 	case "version", "--version", "-version":

@@ -104,3 +104,22 @@ type Store interface {
 	// append wrote are deleted.
 	Truncate(ctx context.Context, stream core.StreamID, before uint64) error
 }
+
+// StreamInfo names a stream and its last sequence.
+type StreamInfo struct {
+	Stream core.StreamID `json:"stream"`
+	Last   uint64        `json:"last"`
+}
+
+// Lister enumerates the streams of a log, for consumers that follow every
+// stream of a kind (read-model projectors, rebuilds, caches). Both adapters
+// implement it; it is separate from Store so that other Store
+// implementations need not.
+type Lister interface {
+	// Streams returns up to limit streams of kind (DefaultReadLimit when
+	// limit <= 0) whose names sort after after, in name order, each with its
+	// last sequence. Streams that never had an event are left out. Paging
+	// with the last name returned visits every stream once; streams created
+	// meanwhile may or may not be seen.
+	Streams(ctx context.Context, kind string, after core.StreamID, limit int) ([]StreamInfo, error)
+}

@@ -324,6 +324,28 @@ func (l *Log) Bounds(ctx context.Context, stream core.StreamID) (first, last uin
 	return l.store.Bounds(ctx, stream)
 }
 
+// Streams lists the streams of kind after the given name (see Lister). It
+// fails with errs.Unavailable if the store cannot list streams.
+func (l *Log) Streams(ctx context.Context, kind string, after core.StreamID, limit int) ([]StreamInfo, error) {
+	ls, ok := l.store.(Lister)
+	if !ok {
+		return nil, errs.E(errs.Unavailable, "the event log store cannot list streams")
+	}
+	return ls.Streams(ctx, kind, after, limit)
+}
+
+// StreamRange returns the bounds of the names of kind's streams for a range
+// scan: every stream of kind sorts in [lo, hi), and lo is where a scan after
+// starts.
+func StreamRange(kind string, after core.StreamID) (lo, hi string) {
+	lo = kind + ":"
+	hi = kind + ";" // ';' follows ':' in byte order
+	if string(after) > lo {
+		lo = string(after)
+	}
+	return lo, hi
+}
+
 // Follow calls fn with every event of stream after the given sequence, in
 // order and without duplicates, then with each new event as it is appended,
 // until ctx ends or fn returns an error, which Follow returns. Appends made

@@ -98,7 +98,17 @@ type Kind struct {
 	// participants).
 	Subscribed   func(user core.UserID, conn core.ConnID, stream core.StreamID)
 	Unsubscribed func(user core.UserID, conn core.ConnID, stream core.StreamID)
+	// Revokes, if set, is called with the payload of every logged event a
+	// hub of this kind delivers or replays, and returns the users whose
+	// access the event ends (a member removed from a private channel). Each
+	// of them receives the event itself, then an unsubscribed frame, and
+	// nothing after it: the check runs in the stream's delivery order, so
+	// no later event can slip through. It must be fast and must not block.
+	Revokes func(payload []byte) []core.UserID
 }
+
+// errRevoked ends a subscription whose access an event withdrew.
+var errRevoked = errs.E(errs.Forbidden, "access to the stream ended")
 
 // Config holds the gateway's limits; see config.GatewayConfig.
 type Config struct {
@@ -374,6 +384,44 @@ func (s *Server) onNodePush(msg []byte) {
 	s.DeliverToUser(user, protocol.FromPayload(payload, 0))
 }
 
+// LocalConnections returns the number of connections user has on this
+// node.
+func (s *Server) LocalConnections(user core.UserID) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.byUser[user])
+}
+
+// EndSubscriptions ends the subscriptions of user's connections on this
+// node to the streams match accepts, telling each client with an
+// unsubscribed frame carrying err (for example when the user left a
+// workspace). It returns how many subscriptions ended.
+func (s *Server) EndSubscriptions(user core.UserID, match func(core.StreamID) bool, err error) int {
+	s.mu.Lock()
+	list := append([]*conn(nil), s.byUser[user]...)
+	s.mu.Unlock()
+	n := 0
+	for _, c := range list {
+		c.mu.Lock()
+		var subs []*sub
+		for stream, sb := range c.subs {
+			if match(stream) {
+				subs = append(subs, sb)
+			}
+		}
+		c.mu.Unlock()
+		for _, sb := range subs {
+			sb.hub.mu.Lock()
+			sb.ended = true
+			sb.hub.mu.Unlock()
+			if c.endSub(sb, err) {
+				n++
+			}
+		}
+	}
+	return n
+}
+
 // DeliverLocal hands an ephemeral frame of stream to this node's subscribers
 // of stream only (used by components that already run on every node, such as
 // the presence view).
@@ -384,24 +432,6 @@ func (s *Server) DeliverLocal(stream core.StreamID, f *protocol.Frame) {
 	if h != nil {
 		h.deliverEphemeral(f)
 	}
-}
-
-// EndSubscriptions ends the subscriptions of user's connections on this node
-// to stream, telling each connection with an unsubscribed frame carrying err
-// (for example after the user was removed from a room), and returns how many
-// it ended.
-func (s *Server) EndSubscriptions(user core.UserID, stream core.StreamID, err error) int {
-	s.mu.Lock()
-	list := append([]*conn(nil), s.byUser[user]...)
-	s.mu.Unlock()
-	n := 0
-	for _, c := range list {
-		if c.unsubscribe(stream) {
-			n++
-			c.send(protocol.MustEncode(protocol.Unsubscribed{Type: protocol.TypeUnsubscribed, Stream: stream, Error: protocol.ErrorOf(err)}))
-		}
-	}
-	return n
 }
 
 // RevokeSession closes every connection authenticated by the sign-in

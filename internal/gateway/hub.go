@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"time"
 
@@ -38,11 +39,21 @@ type hub struct {
 
 // sub is one connection's subscription to one stream.
 type sub struct {
-	c    *conn
-	hub  *hub
-	last uint64 // last sequence queued to the connection; guarded by hub.mu
-	idx  int    // position in hub.subs; guarded by hub.mu
-	left bool   // leave ran; guarded by hub.mu
+	c     *conn
+	hub   *hub
+	last  uint64 // last sequence queued to the connection; guarded by hub.mu
+	idx   int    // position in hub.subs; guarded by hub.mu
+	left  bool   // leave ran; guarded by hub.mu
+	ended bool   // access was withdrawn; nothing more is queued; guarded by hub.mu
+}
+
+// revokes reports whether the logged event f ends user's access to the
+// stream (see Kind.Revokes).
+func (h *hub) revokes(f *protocol.Frame, user core.UserID) bool {
+	if h.kind.Revokes == nil {
+		return false
+	}
+	return slices.Contains(h.kind.Revokes(f.Payload()), user)
 }
 
 // acquireHub returns the hub of stream, creating and starting it if needed.
@@ -232,10 +243,21 @@ func (h *hub) deliverLocked(f *protocol.Frame) {
 			h.ring[len(h.ring)-1] = f
 		}
 	}
+	var revoked []core.UserID
+	if h.kind.Revokes != nil {
+		revoked = h.kind.Revokes(f.Payload())
+	}
 	for _, sb := range h.subs {
+		if sb.ended {
+			continue
+		}
 		if f.Seq > sb.last {
 			sb.last = f.Seq
 			sb.c.send(f)
+		}
+		if len(revoked) > 0 && slices.Contains(revoked, sb.c.user) {
+			sb.ended = true
+			go sb.c.endSub(sb, errRevoked)
 		}
 	}
 }
@@ -296,6 +318,10 @@ func (h *hub) join(ctx context.Context, sb *sub, after *uint64) (uint64, error) 
 			for _, f := range h.ring {
 				if f.Seq > pos {
 					sb.c.send(f)
+					if h.revokes(f, sb.c.user) {
+						h.mu.Unlock()
+						return 0, errRevoked
+					}
 				}
 			}
 			pos = h.last
@@ -342,8 +368,12 @@ func (h *hub) replay(ctx context.Context, sb *sub, pos, target uint64) (uint64, 
 			if evs[i].Seq > target {
 				return pos, nil
 			}
-			if !sb.c.sendWait(ctx, protocol.EncodeEvent(&evs[i])) {
+			f := protocol.EncodeEvent(&evs[i])
+			if !sb.c.sendWait(ctx, f) {
 				return 0, errs.E(errs.Unavailable, "connection closed during replay")
+			}
+			if h.revokes(f, sb.c.user) {
+				return 0, errRevoked
 			}
 			pos = evs[i].Seq
 		}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/parleyhq/parley/internal/core"
 	"github.com/parleyhq/parley/internal/errs"
+	"github.com/parleyhq/parley/internal/protocol"
 )
 
 // SubscribeParams are the params of the subscribe method.
@@ -168,6 +169,27 @@ func (c *conn) subscribe(ctx context.Context, stream core.StreamID, after *uint6
 		}
 	}
 	return seq, nil
+}
+
+// endSub ends sb if it is still the connection's subscription to its
+// stream, and tells the client why. It reports whether it ended it.
+func (c *conn) endSub(sb *sub, err error) bool {
+	stream := sb.hub.stream
+	c.mu.Lock()
+	cur, ok := c.subs[stream]
+	if ok && cur == sb {
+		delete(c.subs, stream)
+	}
+	c.mu.Unlock()
+	if !ok || cur != sb {
+		return false
+	}
+	sb.hub.leave(sb)
+	if fn := sb.hub.kind.Unsubscribed; fn != nil {
+		fn(c.user, c.id, stream)
+	}
+	c.send(protocol.MustEncode(protocol.Unsubscribed{Type: protocol.TypeUnsubscribed, Stream: stream, Error: protocol.ErrorOf(err)}))
+	return true
 }
 
 // unsubscribe ends the connection's subscription to stream and reports

@@ -440,3 +440,35 @@ func scanEvents(rows pgx.Rows, stream core.StreamID, limit int) ([]eventlog.Even
 	}
 	return out, nil
 }
+
+var _ eventlog.Lister = (*EventLog)(nil)
+
+// Streams implements eventlog.Lister with a range scan of the index on the
+// streams' names in byte order (migration 0003), whatever the database's
+// collation.
+func (l *EventLog) Streams(ctx context.Context, kind string, after core.StreamID, limit int) ([]eventlog.StreamInfo, error) {
+	if limit <= 0 {
+		limit = eventlog.DefaultReadLimit
+	}
+	lo, hi := eventlog.StreamRange(kind, after)
+	rows, err := l.db.Pool.Query(ctx, `SELECT name, last_seq FROM eventlog_streams
+		WHERE name COLLATE "C" > $1 AND name COLLATE "C" < $2 AND last_seq > 0
+		ORDER BY name COLLATE "C" LIMIT $3`, lo, hi, limit)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: list streams: %w", err)
+	}
+	defer rows.Close()
+	out := []eventlog.StreamInfo{}
+	for rows.Next() {
+		var name string
+		var last int64
+		if err := rows.Scan(&name, &last); err != nil {
+			return nil, fmt.Errorf("postgres: list streams: %w", err)
+		}
+		out = append(out, eventlog.StreamInfo{Stream: core.StreamID(name), Last: uint64(last)})
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("postgres: list streams: %w", err)
+	}
+	return out, nil
+}

@@ -682,3 +682,33 @@ func scanEvents(rows *sql.Rows, stream core.StreamID, limit int) ([]eventlog.Eve
 	}
 	return out, nil
 }
+
+var _ eventlog.Lister = (*EventLog)(nil)
+
+// Streams implements eventlog.Lister with a range scan of the streams'
+// unique name index.
+func (l *EventLog) Streams(ctx context.Context, kind string, after core.StreamID, limit int) ([]eventlog.StreamInfo, error) {
+	if limit <= 0 {
+		limit = eventlog.DefaultReadLimit
+	}
+	lo, hi := eventlog.StreamRange(kind, after)
+	rows, err := l.db.R.QueryContext(ctx, `SELECT name, last_seq FROM streams
+		WHERE name > ? AND name < ? AND last_seq > 0 ORDER BY name LIMIT ?`, lo, hi, limit)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list streams: %w", err)
+	}
+	defer rows.Close()
+	out := []eventlog.StreamInfo{}
+	for rows.Next() {
+		var name string
+		var last int64
+		if err := rows.Scan(&name, &last); err != nil {
+			return nil, fmt.Errorf("sqlite: list streams: %w", err)
+		}
+		out = append(out, eventlog.StreamInfo{Stream: core.StreamID(name), Last: uint64(last)})
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: list streams: %w", err)
+	}
+	return out, nil
+}

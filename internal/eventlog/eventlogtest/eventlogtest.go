@@ -50,6 +50,7 @@ func Run(t *testing.T, open func(t *testing.T) eventlog.Store) {
 		{"ReadSinceAfterTruncate", testReadSinceTruncated},
 		{"LargeBatch", testLargeBatch},
 		{"ConcurrentAppendBatch", testConcurrentAppendBatch},
+		{"ListStreamsOfAKind", testListStreams},
 	}
 	for _, tc := range store {
 		t.Run("Store/"+tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
@@ -578,4 +579,50 @@ func testReadSinceTruncated(t *testing.T, s eventlog.Store) {
 	mustAppend(t, s, baseUTC, req(sA, 8, "", drafts(1, 9)...))
 	wantSeqs(t, mustReadSince(t, s, sA, baseUTC, 0), 9)
 	wantSeqs(t, mustReadSince(t, s, sA, baseUTC.Add(-time.Hour), 0), 9)
+}
+
+// testListStreams checks eventlog.Lister: the streams of one kind in byte
+// order of their names, paged, with their last sequences, without streams
+// of other kinds (including kinds that share a prefix) or never written.
+func testListStreams(t *testing.T, s eventlog.Store) {
+	ls, ok := s.(eventlog.Lister)
+	if !ok {
+		t.Fatalf("%T does not implement eventlog.Lister", s)
+	}
+	names := []core.StreamID{"channel:b", "channel:a", "channel:B", "channel:a-1", "channel:a_2", "channels:x", "chan:z", "channe:y", "room:a"}
+	for i, n := range names {
+		mustAppend(t, s, base, req(n, 0, "", drafts(i+1, 0)...))
+	}
+	// A failed append leaves no listed stream behind.
+	it := mustBatch(t, s, item(base, req("channel:zz", 5, "", draft("t", "", ""))))[0]
+	wantCode(t, it.Err, errs.Conflict)
+	ctx := testCtx(t)
+	var got []eventlog.StreamInfo
+	var after core.StreamID
+	for {
+		page, err := ls.Streams(ctx, "channel", after, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page) > 2 {
+			t.Fatalf("page of %d streams, limit 2", len(page))
+		}
+		got = append(got, page...)
+		if len(page) < 2 {
+			break
+		}
+		after = page[len(page)-1].Stream
+	}
+	want := []eventlog.StreamInfo{{Stream: "channel:B", Last: 3}, {Stream: "channel:a", Last: 2}, {Stream: "channel:a-1", Last: 4}, {Stream: "channel:a_2", Last: 5}, {Stream: "channel:b", Last: 1}}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("listed %v, want %v", got, want)
+	}
+	all, err := ls.Streams(ctx, "room", "", 0)
+	if err != nil || len(all) != 1 || all[0].Stream != "room:a" || all[0].Last != 9 {
+		t.Fatalf("room streams: %v %v", all, err)
+	}
+	none, err := ls.Streams(ctx, "topic", "", 10)
+	if err != nil || len(none) != 0 {
+		t.Fatalf("topic streams: %v %v", none, err)
+	}
 }
