@@ -285,6 +285,7 @@ func (m *Main) startGateway(ctx context.Context) error {
 	if err := m.startMedia(ctx); err != nil {
 		return err
 	}
+	m.connectDomains()
 
 	// Revocations (logout, refresh-token reuse) reach every node's token
 	// check and live connections.

@@ -315,7 +315,7 @@ func TestMediaProtocolErrors(t *testing.T) {
 		{"media.leave", map[string]any{"session": "stage:x"}, errs.NotFound},
 		{"media.stats", map[string]any{"session": "stage:x"}, errs.NotFound},
 		{"call.start", map[string]any{}, errs.InvalidArgument},
-		{"call.start", map[string]any{"conversation": "channel:c1"}, errs.Unavailable},
+		{"call.start", map[string]any{"conversation": "channel:c1"}, errs.NotFound},
 		{"call.decline", map[string]any{"call": "room:x"}, errs.InvalidArgument},
 	} {
 		if got := call(m.c, tc.method, tc.params); got != tc.code {
