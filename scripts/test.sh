@@ -46,6 +46,13 @@ if [ ! -d test/browser/node_modules/playwright-core ]; then
   (cd test/browser && npm ci --no-audit --no-fund >/dev/null) || die "npm ci in test/browser failed"
 fi
 
+if [ ! -d web/node_modules/esbuild ]; then
+  say "installing the web build tools (npm ci in web)"
+  (cd web && npm ci --no-audit --no-fund >/dev/null) || die "npm ci in web failed"
+fi
+say "web: the embedded app bundle matches its sources; TypeScript type check"
+(cd web && npm run --silent check) || die "the web check failed (a stale bundle: cd web && npm run build, then commit internal/webapp/dist)"
+
 say "go vet"
 go vet ./...
 

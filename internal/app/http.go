@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/parleyhq/parley/internal/webapp"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/parleyhq/parley/internal/httpapi"
@@ -25,7 +26,7 @@ func (m *Main) routes() http.Handler {
 	})
 	mux.HandleFunc("GET /readyz", m.ready)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(m.metrics.Registry, promhttp.HandlerOpts{}))
-	mux.HandleFunc("GET /{$}", m.index)
+	mux.Handle("GET /", webapp.Handler())
 	return m.instrument(mux)
 }
 
@@ -96,13 +97,4 @@ func (m *Main) instrument(next *http.ServeMux) http.Handler {
 		}
 		m.metrics.HTTPSeconds.WithLabelValues(pattern).Observe(time.Since(start).Seconds())
 	})
-}
-
-// index serves the landing page until the web app is built into the binary.
-func (m *Main) index(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	_, _ = w.Write([]byte(`<!doctype html><meta charset="utf-8"><title>Parley</title>
-<h1>Parley is running</h1>
-<p>WebSocket gateway: <code>/v1/ws</code> &middot; HTTP API: <code>/v1/</code> &middot;
-health: <a href="/healthz">/healthz</a>, <a href="/readyz">/readyz</a> &middot; <a href="/metrics">/metrics</a></p>`))
 }

@@ -1,0 +1,1 @@
+var e=Object.defineProperty;var o=(p,m)=>{for(var s in m)e(p,s,{get:m[s],enumerable:!0})};var t={};o(t,{install:()=>n});function n(p){}var r={};o(r,{install:()=>l});function l(p){}var i={};o(i,{install:()=>f});function f(p){}var A=[t,r,i],a=document.getElementById("app");a&&(a.textContent="Parley");export{A as modules};

