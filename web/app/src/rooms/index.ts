@@ -14,7 +14,7 @@ export function install(app: App): void {
   const side = app.sidebarSection("rooms", "Rooms", 20);
   side.append(
     h("a", { href: "#/rooms", class: "rm-side-link" }, "🎙 Live rooms"),
-    h("button", { type: "button", class: "rm-side-link", onclick: () => openCreate(app, new Rooms(app.conn)) }, "＋ Create room"),
+    h("button", { type: "button", class: "rm-side-link", onclick: () => openCreate(app, new Rooms(app.conn)) }, "＋ New room"),
   );
   const off = app.conn.onPush("room.invited_to_speak", (p) => {
     const room = String(p.data?.room ?? "").replace(/^room:/, "");

@@ -640,7 +640,7 @@ export function showSummary(app: App, rooms: Rooms, root: HTMLElement, id: strin
       h("p", { class: "rm-desc" }, s.title || title),
       h("dl", { class: "rm-stats" },
         stat("Duration", mins ? `${mins} min ${secs} s` : `${secs} s`),
-        stat("Peak listeners", s.peak_concurrent),
+        stat("Peak in the room", s.peak_concurrent),
         stat("Listeners", s.unique_listeners),
         stat("Comments", s.comments),
         stat("Reactions", s.reactions_total),
