@@ -74,6 +74,7 @@ try {
     const card = lis.getByRole("list", { name: "Live rooms" }).getByRole("link", { name: title });
     await visible(card, "the live room in the listener's lobby", 20000);
     await visible(lis.getByRole("list", { name: "Live rooms" }).getByText("Hana Host"), "the host's name on the card");
+    await visible(lis.getByRole("list", { name: "Live rooms" }).getByText("1 on stage"), "the stage's size on the card");
     await shot(opts, lis, "rooms-lobby");
     await card.click();
     await visible(lis.getByRole("button", { name: "✋ Raise hand" }), "the raise-hand button");

@@ -82,16 +82,18 @@ function liveCard(app: App, rooms: Rooms, l: RoomListing): { li: HTMLLIElement; 
   let stageKey = "";
   const update = (x: RoomListing) => {
     title.textContent = x.title;
-    const listeners = Math.max(0, x.participants - x.speakers);
-    count.textContent = `🎧 ${listeners} listening · ${x.speakers} on stage`;
-    // The listing has the stage's size; the snapshot says who is on it.
-    const key = `${x.seq}`;
+    // The listing lags the room a little; the snapshot says who is on
+    // the stage and how many listen.
+    const key = `${x.seq}:${x.participants}`;
     if (key !== stageKey) {
       stageKey = key;
       rooms.get(x.room).then((s) => {
         clear(faces);
         for (const m of s.stage.slice(0, 6)) faces.appendChild(avatarEl(app.conn, m.user, "rm-avatar rm-avatar-sm"));
-      }, () => {});
+        count.textContent = `🎧 ${s.counts.listeners} listening · ${s.stage.length} on stage`;
+      }, () => {
+        count.textContent = `🎧 ${Math.max(0, x.participants - x.speakers)} listening`;
+      });
     }
   };
   update(l);
