@@ -144,3 +144,25 @@ test("a scheduled room: upcoming listing, interest, start", async () => {
   await fw.close();
   await host.rooms.end(r.room);
 });
+
+test("a moderator appointed by the host removes a listener, whose watch learns it", async () => {
+  const host = await user("Boss");
+  const mod = await user("Mod");
+  const lis = await user("Rowdy");
+  const r = await host.rooms.create({ title: "Moderated" });
+  const hw = await host.rooms.watch(r.room);
+  const mw = await mod.rooms.watch(r.room);
+  const lw = await lis.rooms.watch(r.room);
+  await until(() => hw.state.listeners.includes(mod.user.id) && hw.state.listeners.includes(lis.user.id), "both in the audience");
+  await host.rooms.setRole(r.room, mod.user.id, "moderator");
+  await until(() => mw.state.you.role === "moderator", "the moderator's own state");
+  assert.ok(lw.state.stage.some((m) => m.user === mod.user.id && m.role === "moderator"));
+  await assert.rejects(lis.rooms.kick(r.room, mod.user.id), (e) => e.code === "forbidden");
+  await mod.rooms.kick(r.room, lis.user.id);
+  await until(() => lw.state.removed, "the removed listener's watch to know");
+  await until(() => !hw.state.listeners.includes(lis.user.id), "the host's audience without them");
+  await assert.rejects(lis.rooms.join(r.room), (e) => ["forbidden", "not_found"].includes(e.code));
+  await host.rooms.end(r.room);
+  await until(() => mw.state.status === "ended", "the end");
+  for (const w of [hw, mw, lw]) await w.close();
+});
