@@ -4,3 +4,6 @@ export * from "./client.js";
 export * from "./auth.js";
 export * from "./backoff.js";
 export * from "./queue.js";
+export * from "./rooms.js";
+export * from "./calls.js";
+export * from "./audio.js";
