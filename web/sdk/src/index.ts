@@ -1,2 +1,3 @@
 // @parley/sdk: the TypeScript SDK of Parley.
 export * from "./types.js";
+export * from "./chat.js";
