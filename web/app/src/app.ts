@@ -2,6 +2,7 @@
 // shell (main.ts). Each module exports install(app) and adds its routes and
 // sidebar section; modules never import each other.
 import type { Conn, User } from "../../sdk/src/types.js";
+import type { ParleyClient } from "../../sdk/src/client.js";
 
 /** Render draws a screen into main for a matched route; it may return a
  * cleanup function, called when the route changes. */
@@ -22,4 +23,7 @@ export interface App {
   toast(message: string, kind?: "info" | "error"): void;
   /** onSignOut registers cleanup run when the user signs out. */
   onSignOut(cb: () => void): void;
+  /** The same connection as conn, with the client's extras (state,
+   * pending count, setActive, session). */
+  readonly client: ParleyClient;
 }
