@@ -5,8 +5,9 @@
 import { h } from "../ui/dom.js";
 import { applyReaction, snippetParts, type Attachment, type ChannelUpdate, type Message, type Upload } from "../../../sdk/src/chat.js";
 import type { Subscription } from "../../../sdk/src/types.js";
-import type { ChatState } from "./state.js";
+import { initials, type ChatState } from "./state.js";
 import { Composer } from "./composer.js";
+import { icon } from "./icons.js";
 import { MessageList, fmtTime, type RenderCtx } from "./messages.js";
 
 const PAGE = 50;
@@ -110,8 +111,12 @@ export function channelView(main: HTMLElement, st: ChatState, channel: string, f
   cleanups.push(st.on((c) => {
     if (c.kind === "profiles") {
       view.querySelectorAll<HTMLElement>(".author[data-user]").forEach((el) => (el.textContent = st.displayName(el.dataset.user!)));
+      view.querySelectorAll<HTMLElement>(".chat-avatar[data-user]").forEach((el) => {
+        if (el.firstChild?.nodeType === Node.TEXT_NODE) el.firstChild.textContent = initials(st.displayName(el.dataset.user!));
+      });
       const i = st.channels.get(channel);
       if (i) titleEl.textContent = st.channelName(i);
+      showTyping();
     } else if (c.kind === "presence") {
       view.querySelectorAll<HTMLElement>(`.presence[data-user="${CSS.escape(c.user)}"]`).forEach((d) => (d.className = `presence ${c.status}`));
     } else if (c.kind === "boot") {
@@ -267,11 +272,11 @@ export function channelView(main: HTMLElement, st: ChatState, channel: string, f
     const l = thread ? tlist : list;
     const key = st.app.conn.newKey();
     const li = h("li", { class: "msg pending", dataset: { author: st.me, ts: String(Date.now()) } },
-      h("span", { class: "avatar ghost", "aria-hidden": "true" }),
+      h("span", { class: "chat-avatar ghost", "aria-hidden": "true" }),
       h("div", { class: "msg-body" },
         h("div", { class: "msg-meta" }, h("span", { class: "author" }, st.displayName(st.me)), " ", h("span", { class: "muted status" }, "sending…")),
         h("div", { class: "msg-text" }, text),
-        ups.length ? h("div", { class: "muted" }, ups.map((u) => `📄 ${u.name} `)) : null));
+        ups.length ? h("div", { class: "muted" }, ups.map((u) => [icon("file"), ` ${u.name} `])) : null));
     if (!thread && moreAfter) void loadLatest();
     l.ol.append(li);
     pendingByKey.set(key, li);
@@ -321,8 +326,8 @@ export function channelView(main: HTMLElement, st: ChatState, channel: string, f
       e.preventDefault();
       done(true);
     } }, box, h("div", { class: "row" },
-      h("button", { type: "submit", class: "primary small" }, "Save"),
-      h("button", { type: "button", class: "small", onclick: () => done(false) }, "Cancel"),
+      h("button", { type: "submit", class: "btn primary small" }, "Save"),
+      h("button", { type: "button", class: "btn small", onclick: () => done(false) }, "Cancel"),
       h("span", { class: "muted small" }, "Enter to save, Esc to cancel")));
     box.addEventListener("keydown", (e) => {
       if (e.key === "Enter" && !e.shiftKey) {
@@ -539,7 +544,7 @@ export function channelView(main: HTMLElement, st: ChatState, channel: string, f
           composer.form.hidden = true;
           joinBar.hidden = false;
           joinBar.replaceChildren(h("span", null, `You are not a member of #${c.name}. `),
-            h("button", { type: "button", class: "primary", onclick: async () => {
+            h("button", { type: "button", class: "btn primary", onclick: async () => {
               try {
                 await st.chat.joinChannel(channel);
                 await st.reload();

@@ -5,6 +5,7 @@ import { h } from "../ui/dom.js";
 import type { AutocompleteUser, Upload } from "../../../sdk/src/chat.js";
 import type { ChatState } from "./state.js";
 import { fmtSize } from "./messages.js";
+import { icon } from "./icons.js";
 
 let seq = 0;
 
@@ -56,7 +57,7 @@ export class Composer {
     } },
       this.files,
       h("div", { class: "composer-row" },
-        h("button", { type: "button", class: "icon-btn", "aria-label": "Attach files", title: "Attach files", onclick: () => this.fileInput.click() }, "📎"),
+        h("button", { type: "button", class: "icon-btn", "aria-label": "Attach files", title: "Attach files", onclick: () => this.fileInput.click() }, icon("attach")),
         this.fileInput, this.input,
         h("button", { type: "submit", class: "icon-btn send", "aria-label": "Send", title: "Send (Enter)" }, "➤")),
       this.list);

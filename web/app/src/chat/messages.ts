@@ -4,6 +4,7 @@
 import { h } from "../ui/dom.js";
 import type { Attachment, Message } from "../../../sdk/src/chat.js";
 import { hue, initials, type ChatState } from "./state.js";
+import { icon } from "./icons.js";
 
 export const EMOJI = ["👍", "❤️", "😂", "🎉", "👀", "🚀", "🙏", "✅"];
 const groupMs = 5 * 60 * 1000;
@@ -38,7 +39,7 @@ export function fmtSize(n: number): string {
 
 /** avatar draws a person's initials with a presence dot. */
 export function avatar(st: ChatState, user: string): HTMLElement {
-  const el = h("span", { class: "avatar", "aria-hidden": "true", dataset: { user } }, initials(st.displayName(user)),
+  const el = h("span", { class: "chat-avatar", "aria-hidden": "true", dataset: { user } }, initials(st.displayName(user)),
     h("span", { class: `presence ${st.presence.get(user) ?? "offline"}`, dataset: { user } }));
   el.style.setProperty("--hue", String(hue(user)));
   st.watchPresence(user);
@@ -78,7 +79,7 @@ function attachmentEl(ctx: RenderCtx, a: Attachment): HTMLElement {
     } catch (err: any) {
       ctx.st.app.toast(`Could not download ${a.name}: ${err?.message ?? err}`, "error");
     }
-  } }, "📄 ", label);
+  } }, icon("file"), " ", label);
   if (!a.content_type.startsWith("image/")) return h("div", { class: "attachment" }, download);
   const img = h("img", { alt: a.name, class: "preview", loading: "lazy" });
   ctx.blobUrl(a).then((u) => (img.src = u)).catch(() => img.replaceWith(h("span", { class: "muted" }, "(preview unavailable)")));
@@ -90,7 +91,7 @@ export function renderMessage(ctx: RenderCtx, m: Message): HTMLLIElement {
   const li = h("li", { class: "msg", dataset: { id: m.id, author: m.author, ts: String(Date.parse(m.created_at) || 0) } });
   if (m.deleted) {
     li.classList.add("deleted");
-    li.append(h("span", { class: "avatar ghost", "aria-hidden": "true" }), h("div", { class: "msg-body" }, h("p", { class: "muted" }, "This message was deleted.")));
+    li.append(h("span", { class: "chat-avatar ghost", "aria-hidden": "true" }), h("div", { class: "msg-body" }, h("p", { class: "muted" }, "This message was deleted.")));
     return li;
   }
   const mine = m.author === st.me;
@@ -133,12 +134,12 @@ export function renderMessage(ctx: RenderCtx, m: Message): HTMLLIElement {
     } }, "☺");
   const actions = h("div", { class: "msg-actions" }, reactBtn,
     !ctx.inThread && ctx.actions.openThread && !m.thread
-      ? h("button", { type: "button", class: "icon-btn", "aria-label": "Reply in thread", title: "Reply in thread", dataset: { focus: "reply" }, onclick: () => ctx.actions.openThread!(m) }, "💬")
+      ? h("button", { type: "button", class: "icon-btn", "aria-label": "Reply in thread", title: "Reply in thread", dataset: { focus: "reply" }, onclick: () => ctx.actions.openThread!(m) }, icon("reply"))
       : null,
     mine ? h("button", { type: "button", class: "icon-btn", "aria-label": "Edit message", title: "Edit", dataset: { focus: "edit" }, onclick: () => ctx.actions.edit(m, li) }, "✎") : null,
     mine ? h("button", { type: "button", class: "icon-btn", "aria-label": "Delete message", title: "Delete", onclick: () => {
       if (confirm("Delete this message?")) ctx.actions.remove(m);
-    } }, "🗑") : null);
+    } }, icon("trash")) : null);
   li.append(avatar(st, m.author), body, actions, picker);
   return li;
 }

@@ -35,7 +35,7 @@ export function onboarding(main: HTMLElement, st: ChatState): void {
   } },
     h("h2", { id: "chat-create-h" }, "Create a workspace"),
     h("label", { for: "chat-ws-name" }, "Workspace name"), name,
-    h("button", { type: "submit", class: "primary" }, "Create workspace"));
+    h("button", { type: "submit", class: "btn primary" }, "Create workspace"));
   const join = h("form", { class: "card", "aria-labelledby": "chat-join-h", onsubmit: (e: Event) => {
     e.preventDefault();
     void busy(join, async () => {
@@ -51,7 +51,7 @@ export function onboarding(main: HTMLElement, st: ChatState): void {
   } },
     h("h2", { id: "chat-join-h" }, "Join a workspace"),
     h("label", { for: "chat-invite-code" }, "Invite code or link"), code,
-    h("button", { type: "submit", class: "primary" }, "Join"));
+    h("button", { type: "submit", class: "btn primary" }, "Join"));
   main.append(h("section", { class: "chat-page" },
     h("h1", null, st.workspaces.length ? "Another workspace" : "Welcome to team messaging"),
     h("p", null, "Start a workspace for your team, or join one with the invite code someone shared with you."),
@@ -68,7 +68,7 @@ export function invitePage(main: HTMLElement, st: ChatState): void {
       try {
         const inv = await st.chat.createInvite(st.workspace);
         const field = h("input", { id: "chat-invite-value", readonly: true, value: inv.code, "aria-label": "Invite code" });
-        const copy = h("button", { type: "button", onclick: async () => {
+        const copy = h("button", { type: "button", class: "btn", onclick: async () => {
           field.select();
           try {
             await navigator.clipboard.writeText(inv.code);
@@ -90,7 +90,7 @@ export function invitePage(main: HTMLElement, st: ChatState): void {
   } },
     h("h1", null, `Invite people to ${ws?.name ?? "the workspace"}`),
     h("p", null, "Anyone with the code can join as a member (up to 100 people, for a week)."),
-    h("button", { type: "submit", class: "primary" }, "Create invite code"), out);
+    h("button", { type: "submit", class: "btn primary" }, "Create invite code"), out);
   main.append(h("section", { class: "chat-page" }, form));
 }
 
@@ -115,7 +115,7 @@ export function newChannelPage(main: HTMLElement, st: ChatState): void {
     h("label", { for: "chat-ch-name" }, "Name"), name,
     h("label", { for: "chat-ch-topic" }, "Topic (optional)"), topic,
     h("label", { class: "check" }, priv, " Private: only invited people can see it"),
-    h("button", { type: "submit", class: "primary" }, "Create channel"));
+    h("button", { type: "submit", class: "btn primary" }, "Create channel"));
   main.append(h("section", { class: "chat-page" }, form));
   name.focus();
 }

@@ -42,7 +42,7 @@ export function mountSidebar(el: HTMLElement, st: ChatState): void {
 
   const row = (c: BootChannel): HTMLElement => {
     const label = h("span", { class: "chat-list-name" }, st.channelName(c));
-    const badge = h("span", { class: "badge" });
+    const badge = h("span", { class: "chat-badge" });
     const link = h("a", { href: `#/c/${c.id}`, dataset: { channel: c.id } }, c.kind === "dm" || c.kind === "group" ? presenceDot(c) : null, label, badge);
     const li = h("li", null, link);
     rows.set(c.id, { row: li, badge, link, label });
@@ -64,7 +64,7 @@ export function mountSidebar(el: HTMLElement, st: ChatState): void {
     const unread = c.unread > 0 && st.viewing !== id;
     r.link.classList.toggle("unread", unread);
     r.badge.textContent = c.mentions > 0 ? String(c.mentions) : unread ? String(c.unread) : "";
-    r.badge.className = c.mentions > 0 ? "badge mention" : unread ? "badge" : "badge empty";
+    r.badge.className = c.mentions > 0 ? "chat-badge mention" : unread ? "chat-badge" : "chat-badge empty";
     const label = st.channelName(c);
     r.link.setAttribute("aria-label", label + (c.mentions > 0 ? `, ${c.mentions} mentions` : "") + (unread ? `, ${c.unread} unread` : ""));
   };

@@ -35,6 +35,15 @@ export class ChatState {
     this.chat = new Chat(app.conn);
     this.offs.push(this.chat.onCounts((c) => this.onCounts(c)));
     this.offs.push(this.chat.onMembership(() => void this.reload()));
+    // After a reconnect, counts may have moved while offline: boot again.
+    let wasOpen = false;
+    if (app.client) {
+      this.offs.push(app.client.onState((s) => {
+        if (s === "open" && wasOpen && this.boot) void this.reload().catch(() => {});
+        if (s === "open") wasOpen = true;
+      }));
+      wasOpen = app.client.state === "open";
+    }
     app.onSignOut(() => {
       this.offs.forEach((f) => f());
       try { localStorage.removeItem(wsKey); } catch { /* storage may be off */ }
@@ -72,11 +81,36 @@ export class ChatState {
     return (this.loading = this.load(workspace));
   }
 
+  /** waitOpen resolves once the connection is open (requests made before
+   * the first hello would fail). */
+  private waitOpen(): Promise<void> {
+    const c = this.app.client;
+    if (!c || c.state === "open") return Promise.resolve();
+    return new Promise((res) => {
+      const off = c.onState((s) => {
+        if (s === "open") {
+          off();
+          res();
+        }
+      });
+    });
+  }
+
   private savedWorkspace(): string {
     try { return localStorage.getItem(wsKey) ?? ""; } catch { return ""; }
   }
 
   private async load(workspace: string): Promise<void> {
+    try {
+      await this.loadBoot(workspace);
+    } catch (e) {
+      this.loading = null; // the next screen tries again
+      throw e;
+    }
+  }
+
+  private async loadBoot(workspace: string): Promise<void> {
+    await this.waitOpen();
     let b: Boot;
     try {
       b = await this.chat.boot(workspace || undefined);
