@@ -212,6 +212,15 @@ try {
     await until(() => msg(bob, "line one, edited").evaluate((el) => el.classList.contains("flash")), "the jump highlight");
   });
 
+  await step("messages are grouped only under their own author", async () => {
+    for (const [who, page] of [["Ann", ann], ["Bob", bob]]) {
+      const wrong = await page.evaluate(() => [...document.querySelectorAll("li.msg.cont")]
+        .filter((li) => li.previousElementSibling?.dataset.author !== li.dataset.author)
+        .map((li) => li.textContent));
+      if (wrong.length) throw new Error(`${who} sees messages under another author: ${JSON.stringify(wrong)}`);
+    }
+  });
+
   await step("screenshots of the channel, and the channel at phone width", async () => {
     await shot(opts, ann, "chat-channel");
     await bob.setViewportSize({ width: 360, height: 740 });

@@ -8,7 +8,7 @@ import type { Subscription } from "../../../sdk/src/types.js";
 import { initials, type ChatState } from "./state.js";
 import { Composer } from "./composer.js";
 import { icon } from "./icons.js";
-import { MessageList, fmtTime, type RenderCtx } from "./messages.js";
+import { MessageList, fmtTime, group, type RenderCtx } from "./messages.js";
 
 const PAGE = 50;
 
@@ -262,10 +262,10 @@ export function channelView(main: HTMLElement, st: ChatState, channel: string, f
     if (!el) return undefined;
     pendingById.delete(m.id);
     const li = l.append(m);
-    if (el.parentNode === l.ol) {
-      l.ol.insertBefore(li, el);
-      el.remove();
-    } else el.remove();
+    if (el.parentNode === l.ol) el.replaceWith(li); // keep the place it was sent at
+    else el.remove();
+    group(li);
+    if (li.nextElementSibling) group(li.nextElementSibling as HTMLElement);
     return li;
   };
   const send = (text: string, ups: Upload[], thread?: string) => {
@@ -279,6 +279,7 @@ export function channelView(main: HTMLElement, st: ChatState, channel: string, f
         ups.length ? h("div", { class: "muted" }, ups.map((u) => [icon("file"), ` ${u.name} `])) : null));
     if (!thread && moreAfter) void loadLatest();
     l.ol.append(li);
+    group(li);
     pendingByKey.set(key, li);
     if (thread) tlistLog.scrollTop = tlistLog.scrollHeight;
     else toBottom();
@@ -287,7 +288,12 @@ export function channelView(main: HTMLElement, st: ChatState, channel: string, f
       li.querySelector(".status")!.textContent = "sending…";
       st.chat.post(channel, text, { key, thread, attachments: ups.map((u) => u.id) }).then((r) => {
         pendingByKey.delete(key);
-        if (l.has(r.id)) li.remove();
+        if (l.has(r.id)) {
+          // The message arrived first: drop the placeholder, regroup its neighbour.
+          const next = li.nextElementSibling as HTMLElement | null;
+          li.remove();
+          if (next) group(next);
+        }
         else {
           li.dataset.id = r.id;
           pendingById.set(r.id, li);
