@@ -41,6 +41,10 @@ if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
     die "Node.js and npm are missing for the browser tests: install them (Debian/Ubuntu: sudo apt-get install nodejs npm)"
   fi
 fi
+node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+if [ "$node_major" -lt 20 ]; then
+  die "Node.js $(node --version 2>/dev/null) is too old: the web SDK and its tests need Node.js 20 or newer"
+fi
 if [ ! -d test/browser/node_modules/playwright-core ]; then
   say "installing playwright-core for the browser tests (npm ci in test/browser)"
   (cd test/browser && npm ci --no-audit --no-fund >/dev/null) || die "npm ci in test/browser failed"
@@ -52,6 +56,9 @@ if [ ! -d web/node_modules/esbuild ]; then
 fi
 say "web: the embedded app bundle matches its sources; TypeScript type check"
 (cd web && npm run --silent check) || die "the web check failed (a stale bundle: cd web && npm run build, then commit internal/webapp/dist)"
+
+say "web: the SDK's tests against a real parley node (npm test in web)"
+(cd web && npm test) || die "the web SDK tests failed (cd web && npm test shows which)"
 
 say "go vet"
 go vet ./...
