@@ -234,6 +234,36 @@ try {
     if (!box || box.x < 0 || box.x + box.width > 360) throw new Error(`the composer is off screen: ${JSON.stringify(box)}`);
     await shot(opts, bob, "chat-phone");
   });
+  await step("older history loads on scroll-up and keeps the scroll position", async () => {
+    await bob.setViewportSize({ width: 1280, height: 800 });
+    for (let i = 1; i <= 55; i++) {
+      await composer(bob).fill(`bulk ${i}`);
+      await composer(bob).press("Enter");
+    }
+    await visible(msg(ann, "bulk 55"), "the last bulk message at Ann's");
+    await ann.reload();
+    await visible(msg(ann, "bulk 55"), "the latest page after a reload");
+    const count = () => log(ann).locator("li.msg").count();
+    const before = await count();
+    if (before !== 50) throw new Error(`the first page has ${before} messages, want 50`);
+    if (await msg(ann, "hello from ann").count()) throw new Error("older messages were loaded eagerly");
+    // Scroll to the top: the first loaded message is the anchor.
+    const [id, top0] = await log(ann).evaluate((el) => {
+      const first = el.querySelector("li.msg");
+      el.scrollTop = 0;
+      return [first.dataset.id, first.getBoundingClientRect().top];
+    });
+    await visible(msg(ann, "hello from ann"), "the older messages");
+    await visible(ann.getByText("This is the beginning of the conversation."), "the start of the channel");
+    const after = await count();
+    if (after <= before) throw new Error(`no older messages were added (${after})`);
+    const [top1, scrollTop] = await log(ann).evaluate((el, id) =>
+      [el.querySelector(`li.msg[data-id="${id}"]`).getBoundingClientRect().top, el.scrollTop], id);
+    // The message that was at the top stays where it was on screen.
+    if (Math.abs(top1 - top0) > 4 || scrollTop <= 0) {
+      throw new Error(`the view jumped: the anchor moved from ${top0} to ${top1} (scrollTop ${scrollTop})`);
+    }
+  });
   console.log("chat: all steps passed");
 } catch (e) {
   // What each person saw when a step failed.

@@ -390,12 +390,12 @@ export function channelView(main: HTMLElement, st: ChatState, channel: string, f
     try {
       const r = await st.chat.history(channel, { before: firstMsg.seq, limit: PAGE });
       if (!alive) return;
-      const h0 = log.scrollHeight;
-      const top0 = log.scrollTop;
-      list.prepend(remember(r.messages));
-      log.scrollTop = top0 + (log.scrollHeight - h0);
       moreBefore = r.more_before;
       older.textContent = moreBefore ? "" : "This is the beginning of the conversation.";
+      // Keep the first message where it is on screen.
+      const y0 = first!.getBoundingClientRect().top;
+      list.prepend(remember(r.messages));
+      log.scrollTop += first!.getBoundingClientRect().top - y0;
     } catch (e: any) {
       older.textContent = `Could not load older messages: ${e.message}`;
     } finally {
