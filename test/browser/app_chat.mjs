@@ -212,6 +212,24 @@ try {
     await until(() => msg(bob, "line one, edited").evaluate((el) => el.classList.contains("flash")), "the jump highlight");
   });
 
+  await step("Ann opens a DM with Bob; Bob sees it with a badge and reads it", async () => {
+    await ann.getByRole("link", { name: "Message someone" }).click();
+    await ann.getByRole("button", { name: /Bob Stone/ }).click();
+    await visible(ann.getByRole("heading", { name: "Bob Stone" }), "the DM with Bob");
+    await composer(ann, "Message Bob Stone").fill("a private word");
+    await composer(ann, "Message Bob Stone").press("Enter");
+    const dm = sideLink(bob, "Ann Lee");
+    await visible(dm, "the DM in Bob's sidebar");
+    await until(async () => ((await dm.locator(".chat-badge").textContent()) ?? "") === "1", "the DM's unread badge");
+    await dm.click();
+    await visible(msg(bob, "a private word"), "the DM message at Bob's");
+    await until(async () => ((await dm.locator(".chat-badge").textContent()) ?? "") === "", "the DM badge to clear");
+    await sideLink(bob, "#general").click();
+    await visible(composer(bob), "Bob back in #general");
+    await sideLink(ann, "#general").click();
+    await visible(composer(ann), "Ann back in #general");
+  });
+
   await step("messages are grouped only under their own author", async () => {
     for (const [who, page] of [["Ann", ann], ["Bob", bob]]) {
       const wrong = await page.evaluate(() => [...document.querySelectorAll("li.msg.cont")]
