@@ -87,6 +87,7 @@ func (s *ChatStore) History(ctx context.Context, ch chat.ChannelID, q chat.Histo
 		if r.Thread != "" {
 			return h, errs.E(errs.InvalidArgument, "%s is a reply; ask for its thread %s", q.Thread, r.Thread)
 		}
+		r.Reactions = nil // filled with the page below, once
 		thread, root = q.Thread.Number(), &r
 	}
 	base := `SELECT ` + msgCols + ` FROM chat_messages WHERE channel = ? AND thread = ? `

@@ -252,10 +252,15 @@ func testThreads(t *testing.T, st chat.Store) {
 		replies = append(replies, r)
 	}
 	s.Do(gen.Stream(), chat.CmdDelete, "bob", chat.MessageRef{ID: replies[5]})
+	s.Do(gen.Stream(), chat.CmdReact, "bob", chat.MessageRef{ID: root, Emoji: "wave"})
 	Apply(t, st, byStream(s.Take()))
 	h, err := st.History(ctx, gen, chat.HistoryQuery{Thread: root, Limit: 3})
 	if err != nil || len(h.Messages) != 4 || h.Messages[0].ID != root || h.Messages[1].Text != "reply 0" || !h.MoreAfter {
 		t.Fatalf("thread first page %+v %v", h, err)
+	}
+	// The root's reactions are counted once, not once per lookup.
+	if want := []chat.ReactionCount{{Emoji: "wave", Count: 1, Users: []core.UserID{"bob"}}}; !reflect.DeepEqual(h.Messages[0].Reactions, want) {
+		t.Fatalf("thread root reactions %+v", h.Messages[0].Reactions)
 	}
 	h, _ = st.History(ctx, gen, chat.HistoryQuery{Thread: root, After: h.Messages[3].Seq, Limit: 3})
 	if len(h.Messages) != 3 || h.Messages[0].Text != "reply 3" || !h.Messages[2].Deleted || h.MoreAfter {

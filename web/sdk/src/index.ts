@@ -7,3 +7,4 @@ export * from "./queue.js";
 export * from "./rooms.js";
 export * from "./calls.js";
 export * from "./audio.js";
+export * from "./chat.js";

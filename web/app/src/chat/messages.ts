@@ -1,0 +1,219 @@
+// Rendering of messages and the list that holds them: one <li> per message,
+// patched in place on edits, reactions and replies; consecutive messages of
+// one author within five minutes are grouped under one avatar.
+import { h } from "../ui/dom.js";
+import type { Attachment, Message } from "../../../sdk/src/chat.js";
+import { hue, initials, type ChatState } from "./state.js";
+import { icon } from "./icons.js";
+
+export const EMOJI = ["👍", "❤️", "😂", "🎉", "👀", "🚀", "🙏", "✅"];
+const groupMs = 5 * 60 * 1000;
+
+export interface MessageActions {
+  react(m: Message, emoji: string): void;
+  openThread?(m: Message): void;
+  edit(m: Message, li: HTMLElement): void;
+  remove(m: Message): void;
+}
+
+export interface RenderCtx {
+  st: ChatState;
+  actions: MessageActions;
+  /** blobUrl loads an upload with the session's token and caches its URL. */
+  blobUrl(a: Attachment): Promise<string>;
+  inThread: boolean;
+}
+
+export function fmtTime(iso: string): string {
+  const d = new Date(iso);
+  const today = new Date();
+  const t = d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  return d.toDateString() === today.toDateString() ? t : `${d.toLocaleDateString()} ${t}`;
+}
+
+export function fmtSize(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KB`;
+  return `${(n / 1024 / 1024).toFixed(1)} MB`;
+}
+
+/** avatar draws a person's initials with a presence dot. */
+export function avatar(st: ChatState, user: string): HTMLElement {
+  const el = h("span", { class: "chat-avatar", "aria-hidden": "true", dataset: { user } }, initials(st.displayName(user)),
+    h("span", { class: `presence ${st.presence.get(user) ?? "offline"}`, dataset: { user } }));
+  el.style.setProperty("--hue", String(hue(user)));
+  st.watchPresence(user);
+  return el;
+}
+
+/** richText turns message text into nodes: @mentions and links. */
+export function richText(st: ChatState, text: string): Node[] {
+  const me = st.profiles.get(st.me)?.handle?.toLowerCase();
+  const out: Node[] = [];
+  const re = /(@[\p{L}\p{N}_.-]+)|(https?:\/\/[^\s<>"]+)/gu;
+  let last = 0;
+  for (let m = re.exec(text); m; m = re.exec(text)) {
+    if (m.index > last) out.push(document.createTextNode(text.slice(last, m.index)));
+    if (m[1]) {
+      const handle = m[1].slice(1).replace(/[.]+$/, "").toLowerCase();
+      out.push(h("span", { class: handle === me || ["channel", "here", "everyone"].includes(handle) ? "mention me" : "mention" }, m[1]));
+    } else {
+      out.push(h("a", { href: m[2], target: "_blank", rel: "noopener noreferrer" }, m[2]));
+    }
+    last = m.index + m[0].length;
+  }
+  if (last < text.length) out.push(document.createTextNode(text.slice(last)));
+  return out;
+}
+
+function attachmentEl(ctx: RenderCtx, a: Attachment): HTMLElement {
+  const label = `${a.name} (${fmtSize(a.size)})`;
+  const download = h("a", { href: "#", class: "file", "aria-label": `Download ${label}`, onclick: async (e: Event) => {
+    e.preventDefault();
+    try {
+      const url = await ctx.blobUrl(a);
+      const tmp = h("a", { href: url, download: a.name });
+      document.body.append(tmp);
+      tmp.click();
+      tmp.remove();
+    } catch (err: any) {
+      ctx.st.app.toast(`Could not download ${a.name}: ${err?.message ?? err}`, "error");
+    }
+  } }, icon("file"), " ", label);
+  if (!a.content_type.startsWith("image/")) return h("div", { class: "attachment" }, download);
+  const img = h("img", { alt: a.name, class: "preview", loading: "lazy" });
+  ctx.blobUrl(a).then((u) => (img.src = u)).catch(() => img.replaceWith(h("span", { class: "muted" }, "(preview unavailable)")));
+  return h("div", { class: "attachment image" }, img, download);
+}
+
+export function renderMessage(ctx: RenderCtx, m: Message): HTMLLIElement {
+  const { st } = ctx;
+  const li = h("li", { class: "msg", dataset: { id: m.id, author: m.author, ts: String(Date.parse(m.created_at) || 0) } });
+  if (m.deleted) {
+    li.classList.add("deleted");
+    li.append(h("span", { class: "chat-avatar ghost", "aria-hidden": "true" }), h("div", { class: "msg-body" }, h("p", { class: "muted" }, "This message was deleted.")));
+    return li;
+  }
+  const mine = m.author === st.me;
+  const body = h("div", { class: "msg-body" },
+    h("div", { class: "msg-meta" },
+      h("span", { class: "author", dataset: { user: m.author } }, st.displayName(m.author)), " ",
+      h("time", { datetime: m.created_at, title: new Date(m.created_at).toLocaleString() }, fmtTime(m.created_at)),
+      m.edited_at ? h("span", { class: "edited muted" }, " (edited)") : null),
+    h("div", { class: "msg-text" }, richText(st, m.text)));
+  for (const a of m.attachments ?? []) body.append(attachmentEl(ctx, a));
+  if (m.reactions?.length) {
+    body.append(h("div", { class: "reactions", role: "group", "aria-label": "Reactions" }, m.reactions.map((r) => {
+      const on = r.users.includes(st.me);
+      const who = r.users.slice(0, 5).map((u) => st.displayName(u)).join(", ");
+      return h("button", { type: "button", class: on ? "reaction on" : "reaction", "aria-pressed": on ? "true" : "false",
+        "aria-label": `${r.emoji} ${r.count}, ${on ? "remove your reaction" : "react"}`, title: who,
+        dataset: { focus: `r:${r.emoji}` }, onclick: () => ctx.actions.react(m, r.emoji) }, `${r.emoji} ${r.count}`);
+    })));
+  }
+  if (!ctx.inThread && m.reply_count && ctx.actions.openThread) {
+    body.append(h("button", { type: "button", class: "thread-link", dataset: { focus: "thread" }, onclick: () => ctx.actions.openThread!(m) },
+      `${m.reply_count} ${m.reply_count === 1 ? "reply" : "replies"}`));
+  }
+  const picker = h("div", { class: "emoji-picker", role: "group", "aria-label": "Pick a reaction", hidden: true,
+    onkeydown: (e: KeyboardEvent) => {
+      if (e.key === "Escape") {
+        picker.hidden = true;
+        reactBtn.focus();
+      }
+    } },
+    EMOJI.map((e) => h("button", { type: "button", "aria-label": `React with ${e}`, onclick: () => {
+      picker.hidden = true;
+      ctx.actions.react(m, e);
+    } }, e)));
+  const reactBtn = h("button", { type: "button", class: "icon-btn", "aria-label": "Add reaction", title: "Add reaction", dataset: { focus: "react" },
+    "aria-expanded": "false", onclick: () => {
+      picker.hidden = !picker.hidden;
+      reactBtn.setAttribute("aria-expanded", String(!picker.hidden));
+      if (!picker.hidden) picker.querySelector("button")?.focus();
+    } }, "☺");
+  const actions = h("div", { class: "msg-actions" }, reactBtn,
+    !ctx.inThread && ctx.actions.openThread && !m.thread
+      ? h("button", { type: "button", class: "icon-btn", "aria-label": "Reply in thread", title: "Reply in thread", dataset: { focus: "reply" }, onclick: () => ctx.actions.openThread!(m) }, icon("reply"))
+      : null,
+    mine ? h("button", { type: "button", class: "icon-btn", "aria-label": "Edit message", title: "Edit", dataset: { focus: "edit" }, onclick: () => ctx.actions.edit(m, li) }, "✎") : null,
+    mine ? h("button", { type: "button", class: "icon-btn", "aria-label": "Delete message", title: "Delete", onclick: () => {
+      if (confirm("Delete this message?")) ctx.actions.remove(m);
+    } }, icon("trash")) : null);
+  li.append(avatar(st, m.author), body, actions, picker);
+  return li;
+}
+
+/** MessageList holds one list of messages (a timeline or a thread). */
+export class MessageList {
+  readonly ol: HTMLOListElement;
+  readonly els = new Map<string, HTMLLIElement>();
+
+  constructor(private ctx: RenderCtx, label: string) {
+    this.ol = h("ol", { class: "msgs", "aria-label": label });
+  }
+
+  clear(): void {
+    this.ol.replaceChildren();
+    this.els.clear();
+  }
+
+  has(id: string): boolean {
+    return this.els.has(id);
+  }
+
+  append(m: Message): HTMLLIElement {
+    if (this.els.has(m.id)) return this.update(m)!;
+    const li = renderMessage(this.ctx, m);
+    this.els.set(m.id, li);
+    this.ol.append(li);
+    group(li);
+    return li;
+  }
+
+  /** prepend adds older messages (in order) before the first one. */
+  prepend(ms: Message[]): void {
+    const first = this.ol.firstElementChild;
+    const frag = document.createDocumentFragment();
+    const added: HTMLLIElement[] = [];
+    for (const m of ms) {
+      if (this.els.has(m.id)) continue;
+      const li = renderMessage(this.ctx, m);
+      this.els.set(m.id, li);
+      frag.append(li);
+      added.push(li);
+    }
+    this.ol.insertBefore(frag, first);
+    added.forEach(group);
+    if (first) group(first as HTMLElement);
+  }
+
+  /** update redraws a message, keeping the focus where it was. */
+  update(m: Message): HTMLLIElement | undefined {
+    const old = this.els.get(m.id);
+    if (!old) return undefined;
+    const focused = old.contains(document.activeElement) ? (document.activeElement as HTMLElement).dataset.focus : undefined;
+    const li = renderMessage(this.ctx, m);
+    old.replaceWith(li);
+    this.els.set(m.id, li);
+    group(li);
+    if (li.nextElementSibling) group(li.nextElementSibling as HTMLElement);
+    if (focused) li.querySelector<HTMLElement>(`[data-focus="${CSS.escape(focused)}"]`)?.focus();
+    return li;
+  }
+
+  /** lastOwn is the newest message of the user, for Up-arrow editing. */
+  lastOwn(user: string): string | undefined {
+    const lis = this.ol.querySelectorAll<HTMLElement>(`li.msg[data-author="${CSS.escape(user)}"]:not(.deleted):not(.pending)`);
+    return lis.length ? lis[lis.length - 1].dataset.id : undefined;
+  }
+}
+
+/** group marks li as a continuation of the previous message's group. */
+export function group(li: HTMLElement): void {
+  const prev = li.previousElementSibling as HTMLElement | null;
+  const cont = !!prev && !prev.classList.contains("deleted") && !li.classList.contains("deleted") &&
+    prev.dataset.author === li.dataset.author &&
+    Math.abs(Number(li.dataset.ts) - Number(prev.dataset.ts)) < groupMs;
+  li.classList.toggle("cont", cont);
+}
