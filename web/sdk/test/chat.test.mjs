@@ -203,11 +203,16 @@ test("upload a file, attach it, download it", async () => {
 test("a post made while offline is delivered exactly once after the reconnect", async () => {
   const got = [];
   await B.subscribeChannel(general, (u) => u.type === "message" && got.push(u.message));
-  await srv.restart({ kill: true, downMs: 300 });
-  await until(() => ca.state === "reconnecting", 10000, "ann to notice the drop");
   const key = ca.newKey();
-  const sent = A.post(general, "written offline", { key });
-  assert.equal(ca.pending, 1, "the post waits in the queue");
+  let sent;
+  await srv.restart({
+    kill: true,
+    whileDown: async () => {
+      await until(() => ca.state === "reconnecting", 10000, "ann to notice the drop");
+      sent = A.post(general, "written offline", { key });
+      assert.equal(ca.pending, 1, "the post waits in the queue");
+    },
+  });
   const r = await sent;
   assert.equal(r.duplicate, false);
   // Retrying with the same key (a client that lost the answer) changes nothing.

@@ -71,13 +71,18 @@ test("a restarted server: the client reconnects and resumes without gap or dupli
   const pendings = [];
   cp.onQueue((n) => pendings.push(n));
 
-  await srv.restart({ kill: true, downMs: 300 });
-  // While the server is down (or the clients have not noticed yet) the
-  // publisher queues three events; plain requests fail at once offline.
-  await until(() => cp.state === "reconnecting", 10000, "the publisher to notice the drop");
-  await assert.rejects(cp.request("presence.get", { users: [sub.user.id] }), (e) => e.code === "disconnected");
-  const queued = [6, 7, 8].map((i) => cp.request("topic.publish", { stream, data: { i } }, { queue: true }));
-  assert.equal(cp.pending, 3);
+  // While the server is down the publisher queues three events; plain
+  // requests fail at once offline.
+  let queued;
+  await srv.restart({
+    kill: true,
+    whileDown: async () => {
+      await until(() => cp.state === "reconnecting", 10000, "the publisher to notice the drop");
+      await assert.rejects(cp.request("presence.get", { users: [sub.user.id] }), (e) => e.code === "disconnected");
+      queued = [6, 7, 8].map((i) => cp.request("topic.publish", { stream, data: { i } }, { queue: true }));
+      assert.equal(cp.pending, 3);
+    },
+  });
   const results = await Promise.all(queued);
   assert.deepEqual(
     results.map((r) => r.seq),

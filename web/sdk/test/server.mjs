@@ -69,7 +69,9 @@ export async function startServer({ env = {} } = {}) {
   // The server refuses unknown PARLEY_* variables: pass only the test's own.
   const childEnv = {};
   for (const [k, v] of Object.entries(process.env)) if (!k.startsWith("PARLEY_")) childEnv[k] = v;
-  Object.assign(childEnv, { PARLEY_AUTH_SIGNIN_PER_IP: "100000", PARLEY_LOG_LEVEL: "warn" }, env);
+  // The media UDP port is picked by the kernel, so test servers (and a
+  // developer's own node) never collide on the default 7882.
+  Object.assign(childEnv, { PARLEY_AUTH_SIGNIN_PER_IP: "100000", PARLEY_LOG_LEVEL: "warn", PARLEY_MEDIA_UDP_ADDR: "127.0.0.1:0" }, env);
 
   async function start() {
     log = "";
@@ -128,10 +130,13 @@ export async function startServer({ env = {} } = {}) {
     },
     /** restart stops the node (SIGTERM, or SIGKILL with {kill: true}) and
      * starts it again on the same port and data directory. downMs keeps it
-     * down for a while before starting again. */
-    async restart({ kill = false, downMs = 0 } = {}) {
+     * down for a while before starting again; whileDown runs (and is
+     * awaited) while the node is down, so a test can act offline without
+     * racing the clients' reconnect. */
+    async restart({ kill = false, downMs = 0, whileDown = null } = {}) {
       await halt(kill ? "SIGKILL" : "SIGTERM");
       if (downMs) await sleep(downMs);
+      if (whileDown) await whileDown();
       await start();
     },
     /** signUp makes an account; options are ParleyClient options signed in as it. */
