@@ -1,6 +1,9 @@
 package webapp
 
 import (
+	"bytes"
+	"compress/gzip"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -41,5 +44,35 @@ func TestServesTheEmbeddedApp(t *testing.T) {
 	}
 	if rec := get(t, "/.gitkeep"); strings.Contains(rec.Body.String(), "gitkeep") || rec.Code != 200 {
 		t.Fatalf("dot files are not served: %d", rec.Code)
+	}
+}
+
+// TestCompressesAndRevalidates: a client that accepts gzip gets the
+// compressed script, which decompresses to the same bytes; a reload with the
+// ETag is answered 304 without a body.
+func TestCompressesAndRevalidates(t *testing.T) {
+	plain := get(t, "/app.js")
+	req := httptest.NewRequest(http.MethodGet, "/app.js", nil)
+	req.Header.Set("Accept-Encoding", "br, gzip;q=0.9")
+	rec := httptest.NewRecorder()
+	Handler().ServeHTTP(rec, req)
+	if rec.Header().Get("Content-Encoding") != "gzip" || rec.Body.Len() >= plain.Body.Len() {
+		t.Fatalf("gzip: encoding %q, %d bytes of %d", rec.Header().Get("Content-Encoding"), rec.Body.Len(), plain.Body.Len())
+	}
+	zr, err := gzip.NewReader(rec.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(zr)
+	if err != nil || !bytes.Equal(got, plain.Body.Bytes()) {
+		t.Fatalf("the gzip body differs from the plain one (%v)", err)
+	}
+	etag := plain.Header().Get("ETag")
+	req = httptest.NewRequest(http.MethodGet, "/app.js", nil)
+	req.Header.Set("If-None-Match", etag)
+	rec = httptest.NewRecorder()
+	Handler().ServeHTTP(rec, req)
+	if etag == "" || rec.Code != http.StatusNotModified || rec.Body.Len() != 0 {
+		t.Fatalf("revalidation with %q: %d, %d bytes", etag, rec.Code, rec.Body.Len())
 	}
 }
