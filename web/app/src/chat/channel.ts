@@ -129,7 +129,31 @@ export function channelView(main: HTMLElement, st: ChatState, channel: string, f
   }));
 
   const atBottom = () => log.scrollHeight - log.scrollTop - log.clientHeight < 60;
-  const toBottom = () => (log.scrollTop = log.scrollHeight);
+  const toBottom = () => {
+    log.scrollTop = log.scrollHeight;
+    stuck = true;
+  };
+  // stuck: the view follows the newest message (it was at the bottom when
+  // last scrolled), so an image that finishes loading keeps it there.
+  let stuck = true;
+  log.addEventListener("chat-media", () => {
+    if (stuck) log.scrollTop = log.scrollHeight;
+  });
+
+  // showEdge shows the start of the channel once no older message is left.
+  const showEdge = () => {
+    if (moreBefore) {
+      older.className = "chat-older muted";
+      older.replaceChildren();
+      return;
+    }
+    const i = st.channels.get(channel);
+    const name = i ? st.channelName(i) : titleEl.textContent ?? "";
+    const about = i?.topic ?? "";
+    older.className = "chat-older chat-intro";
+    older.replaceChildren(h("h2", null, name),
+      h("p", { class: "muted" }, "This is the beginning of the conversation.", about ? ` Topic: ${about}` : ""));
+  };
 
   let readTimer = 0;
   const markRead = () => {
@@ -366,7 +390,7 @@ export function channelView(main: HTMLElement, st: ChatState, channel: string, f
     moreBefore = r.more_before;
     moreAfter = false;
     latestBtn.hidden = true;
-    older.textContent = moreBefore ? "" : "This is the beginning of the conversation.";
+    showEdge();
     toBottom();
   };
   const loadAround = async (id: string) => {
@@ -377,7 +401,7 @@ export function channelView(main: HTMLElement, st: ChatState, channel: string, f
     moreBefore = r.more_before;
     moreAfter = r.more_after;
     latestBtn.hidden = !moreAfter;
-    older.textContent = moreBefore ? "" : "This is the beginning of the conversation.";
+    showEdge();
     highlight(id);
   };
   const loadOlder = async () => {
@@ -391,7 +415,7 @@ export function channelView(main: HTMLElement, st: ChatState, channel: string, f
       const r = await st.chat.history(channel, { before: firstMsg.seq, limit: PAGE });
       if (!alive) return;
       moreBefore = r.more_before;
-      older.textContent = moreBefore ? "" : "This is the beginning of the conversation.";
+      showEdge();
       // Keep the first message where it is on screen.
       const y0 = first!.getBoundingClientRect().top;
       list.prepend(remember(r.messages));
@@ -419,6 +443,7 @@ export function channelView(main: HTMLElement, st: ChatState, channel: string, f
     }
   };
   log.addEventListener("scroll", () => {
+    stuck = atBottom();
     if (log.scrollTop < 200) void loadOlder();
     if (moreAfter && atBottom()) void loadNewer();
   });

@@ -66,24 +66,88 @@ export function richText(st: ChatState, text: string): Node[] {
   return out;
 }
 
+/** The box an image preview fits in, keeping its aspect ratio. */
+const PREVIEW_W = 360;
+const PREVIEW_H = 240;
+
+/** fitBox is the size an image of w x h is shown at (never enlarged). */
+export function fitBox(w: number, h: number): { width: number; height: number } {
+  if (!(w > 0 && h > 0)) return { width: 240, height: 160 };
+  const k = Math.min(1, PREVIEW_W / w, PREVIEW_H / h);
+  return { width: Math.max(1, Math.round(w * k)), height: Math.max(1, Math.round(h * k)) };
+}
+
+function extension(name: string): string {
+  const m = /\.([A-Za-z0-9]{1,5})$/.exec(name);
+  return m ? m[1].toUpperCase() : "FILE";
+}
+
+async function saveAs(ctx: RenderCtx, a: Attachment): Promise<void> {
+  try {
+    const url = await ctx.blobUrl(a);
+    const tmp = h("a", { href: url, download: a.name });
+    document.body.append(tmp);
+    tmp.click();
+    tmp.remove();
+  } catch (err: any) {
+    ctx.st.app.toast(`Could not download ${a.name}: ${err?.message ?? err}`, "error");
+  }
+}
+
+/** showImage opens an image full size in a modal dialog (Esc closes it). */
+function showImage(ctx: RenderCtx, a: Attachment, url: string): void {
+  const dlg = h("dialog", { class: "chat-lightbox", "aria-label": a.name, onclick: (e: Event) => {
+    if (e.target === dlg) dlg.close();
+  }, onclose: () => dlg.remove() },
+    h("img", { src: url, alt: a.name }),
+    h("div", { class: "chat-lightbox-bar" },
+      h("span", { class: "name" }, a.name), h("span", { class: "muted" }, fmtSize(a.size)),
+      h("button", { type: "button", class: "btn small", onclick: () => void saveAs(ctx, a) }, icon("download"), " Download"),
+      h("button", { type: "button", class: "btn small", "aria-label": "Close", onclick: () => dlg.close() }, "✕")));
+  document.body.append(dlg);
+  dlg.showModal();
+}
+
 function attachmentEl(ctx: RenderCtx, a: Attachment): HTMLElement {
-  const label = `${a.name} (${fmtSize(a.size)})`;
-  const download = h("a", { href: "#", class: "file", "aria-label": `Download ${label}`, onclick: async (e: Event) => {
-    e.preventDefault();
-    try {
-      const url = await ctx.blobUrl(a);
-      const tmp = h("a", { href: url, download: a.name });
-      document.body.append(tmp);
-      tmp.click();
-      tmp.remove();
-    } catch (err: any) {
-      ctx.st.app.toast(`Could not download ${a.name}: ${err?.message ?? err}`, "error");
-    }
-  } }, icon("file"), " ", label);
-  if (!a.content_type.startsWith("image/")) return h("div", { class: "attachment" }, download);
-  const img = h("img", { alt: a.name, class: "preview", loading: "lazy" });
-  ctx.blobUrl(a).then((u) => (img.src = u)).catch(() => img.replaceWith(h("span", { class: "muted" }, "(preview unavailable)")));
-  return h("div", { class: "attachment image" }, img, download);
+  const size = fmtSize(a.size);
+  const download = h("a", { href: "#", class: "att-download", "aria-label": `Download ${a.name} (${size})`, title: "Download",
+    onclick: (e: Event) => {
+      e.preventDefault();
+      void saveAs(ctx, a);
+    } }, icon("download"));
+  if (!a.content_type.startsWith("image/")) {
+    return h("div", { class: "attachment file-card" },
+      h("span", { class: "file-icon", "aria-hidden": "true" }, icon("file"), h("span", { class: "ext" }, extension(a.name))),
+      h("span", { class: "file-info" }, h("span", { class: "file-name", title: a.name }, a.name),
+        h("span", { class: "file-size muted" }, `${size} · ${a.content_type.split(";")[0]}`)),
+      download);
+  }
+  // A placeholder of a fixed size until the image is in, then the image's
+  // own aspect ratio within PREVIEW_W x PREVIEW_H.
+  const img = h("img", { alt: a.name, class: "preview", decoding: "async" });
+  const box = h("button", { type: "button", class: "img-box loading", "aria-label": `Open ${a.name} full size`, title: a.name });
+  box.append(img);
+  const place = fitBox(0, 0);
+  box.style.width = `${place.width}px`;
+  box.style.height = `${place.height}px`;
+  ctx.blobUrl(a).then((u) => {
+    img.addEventListener("load", () => {
+      const f = fitBox(img.naturalWidth, img.naturalHeight);
+      box.style.width = `${f.width}px`;
+      box.style.height = `${f.height}px`;
+      box.classList.remove("loading");
+      box.dispatchEvent(new CustomEvent("chat-media", { bubbles: true }));
+    }, { once: true });
+    img.src = u;
+    box.addEventListener("click", () => showImage(ctx, a, u));
+  }).catch(() => {
+    box.classList.remove("loading");
+    box.classList.add("broken");
+    box.replaceChildren(h("span", { class: "muted" }, "Preview unavailable"));
+  });
+  return h("figure", { class: "attachment image" }, box,
+    h("figcaption", { class: "img-caption" }, h("span", { class: "file-name", title: a.name }, a.name),
+      h("span", { class: "muted" }, size), download));
 }
 
 export function renderMessage(ctx: RenderCtx, m: Message): HTMLLIElement {
