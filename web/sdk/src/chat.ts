@@ -485,6 +485,12 @@ export class Chat {
     return this.req("chat.unpin", { channel, id });
   }
 
+  /** pins lists the channel's pinned messages, most recently pinned first. */
+  async pins(channel: string): Promise<Message[]> {
+    const r = await this.conn.http<{ pins: Message[] | null }>("GET", `/v1/chat/channels/${encodeURIComponent(channel)}/pins`);
+    return r.pins ?? [];
+  }
+
   followThread(channel: string, id: string, follow = true): Promise<Changed> {
     return this.req(follow ? "chat.thread.follow" : "chat.thread.unfollow", { channel, id });
   }

@@ -8,7 +8,7 @@ import type { Subscription } from "../../../sdk/src/types.js";
 import { initials, type ChatState } from "./state.js";
 import { Composer } from "./composer.js";
 import { icon } from "./icons.js";
-import { MessageList, fmtTime, group, type RenderCtx } from "./messages.js";
+import { MessageList, avatar, fmtTime, group, type RenderCtx } from "./messages.js";
 
 const PAGE = 50;
 
@@ -29,7 +29,24 @@ export function channelView(main: HTMLElement, st: ChatState, channel: string, f
   const info = st.channels.get(channel);
   const title = info ? st.channelName(info) : "…";
   const titleEl = h("h1", { id: "chat-title" }, title);
-  const topicEl = h("p", { class: "chat-topic muted" }, info?.topic ?? "");
+  const topicEl = h("span", { class: "chat-topic muted" }, info?.topic ?? "");
+  let memberCount = info?.member_count ?? 0;
+  let pinCount = -1;
+  const membersBtn = h("button", { type: "button", class: "members-btn", onclick: () => void openMembers() });
+  const pinsBtn = h("button", { type: "button", class: "head-btn", "aria-label": "Pinned messages", title: "Pinned messages", onclick: () => void openPins() }, icon("pin"));
+  const pinsCountEl = h("span", { class: "count" });
+  pinsBtn.append(pinsCountEl);
+  const paintHead = () => {
+    membersBtn.replaceChildren(icon("users"), ` ${memberCount}`);
+    membersBtn.setAttribute("aria-label", `${memberCount} ${memberCount === 1 ? "member" : "members"}: show them`);
+    membersBtn.title = `${memberCount} ${memberCount === 1 ? "member" : "members"}`;
+    membersBtn.hidden = memberCount <= 0;
+    pinsCountEl.textContent = pinCount > 0 ? String(pinCount) : "";
+    pinsBtn.setAttribute("aria-label", pinCount > 0 ? `Pinned messages (${pinCount})` : "Pinned messages");
+  };
+  paintHead();
+  const callBtn = h("button", { type: "button", class: "head-btn call", "aria-label": "Start a call", title: "Start a call with this channel",
+    onclick: () => st.app.navigate(`#/calls/channel:${channel}`) }, icon("phone"), h("span", { class: "label" }, "Call"));
 
   // ---- rendering context ----
   const ctx: RenderCtx = {
@@ -52,6 +69,9 @@ export function channelView(main: HTMLElement, st: ChatState, channel: string, f
       openThread: (m) => void openThread(m.id),
       edit: (m, li) => startEdit(m, li),
       remove: (m) => void st.chat.delete(channel, m.id).catch((e) => st.app.toast(`Could not delete: ${e.message}`, "error")),
+      pin: (m, on) => void (on ? st.chat.pin(channel, m.id) : st.chat.unpin(channel, m.id))
+        .then(() => st.app.toast(on ? "Pinned to the channel" : "Unpinned"))
+        .catch((e) => st.app.toast(`Could not ${on ? "pin" : "unpin"}: ${e.message}`, "error")),
     },
   };
   const threadCtx: RenderCtx = { ...ctx, inThread: true };
@@ -61,7 +81,14 @@ export function channelView(main: HTMLElement, st: ChatState, channel: string, f
   // ---- layout ----
   const log = h("div", { class: "chat-log", tabindex: "0", "aria-labelledby": "chat-title", role: "log" });
   const older = h("div", { class: "chat-older muted", "aria-live": "polite" });
-  const latestBtn = h("button", { type: "button", class: "chat-latest", hidden: true, onclick: () => void loadLatest() }, "Jump to latest ↓");
+  const latestBtn = h("button", { type: "button", class: "chat-latest", hidden: true, onclick: () => {
+    if (moreAfter) void loadLatest();
+    else {
+      toBottom();
+      latestBtn.hidden = true;
+      markReadIfSeen();
+    }
+  } }, icon("down"), "Jump to latest");
   log.append(older, list.ol);
   const typingEl = h("div", { class: "chat-typing muted", "aria-live": "polite" });
   const composer = new Composer({ st, channel, label: `Message ${title}`, send: (t, ups) => send(t, ups), editLast: () => editLast(list) });
@@ -74,13 +101,16 @@ export function channelView(main: HTMLElement, st: ChatState, channel: string, f
 
   const threadPanel = h("aside", { class: "chat-panel chat-thread", "aria-labelledby": "chat-thread-h", hidden: true });
   const searchPanel = h("aside", { class: "chat-panel chat-results", "aria-labelledby": "chat-results-h", hidden: true });
+  const infoPanel = h("aside", { class: "chat-panel chat-info", "aria-labelledby": "chat-info-h", hidden: true });
   const joinBar = h("div", { class: "chat-join", hidden: true });
 
   const view = h("section", { class: "chat-view" },
-    h("header", { class: "chat-head" }, h("div", { class: "chat-head-title" }, titleEl, topicEl), searchForm),
+    h("header", { class: "chat-head" },
+      h("div", { class: "chat-head-title" }, titleEl, h("div", { class: "chat-head-sub" }, membersBtn, topicEl)),
+      h("div", { class: "chat-head-actions" }, pinsBtn, callBtn), searchForm),
     h("div", { class: "chat-body" },
-      h("div", { class: "chat-main" }, log, latestBtn, typingEl, joinBar, composer.form),
-      threadPanel, searchPanel));
+      h("div", { class: "chat-main" }, h("div", { class: "chat-log-wrap" }, log, latestBtn), typingEl, joinBar, composer.form),
+      threadPanel, searchPanel, infoPanel));
   main.append(view);
 
   // Drag and drop: files dropped on the thread go to its composer.
@@ -117,6 +147,8 @@ export function channelView(main: HTMLElement, st: ChatState, channel: string, f
       const i = st.channels.get(channel);
       if (i) titleEl.textContent = st.channelName(i);
       showTyping();
+    } else if (c.kind === "counts" && c.channel === channel) {
+      markReadIfSeen();
     } else if (c.kind === "presence") {
       view.querySelectorAll<HTMLElement>(`.presence[data-user="${CSS.escape(c.user)}"]`).forEach((d) => (d.className = `presence ${c.status}`));
     } else if (c.kind === "boot") {
@@ -163,9 +195,17 @@ export function channelView(main: HTMLElement, st: ChatState, channel: string, f
       st.chat.markRead(channel).then((c) => st.setCounts(channel, c)).catch(() => {});
     }, 250);
   };
-  const onVisible = () => {
-    if (document.visibilityState === "visible" && (st.channels.get(channel)?.unread ?? 0) > 0) markRead();
+  // The channel is read only while someone can see its newest messages:
+  // the tab is visible and the timeline is scrolled to the bottom.
+  let dividerPending = false;
+  const markReadIfSeen = (force = false) => {
+    if (!ready || moreAfter || document.visibilityState !== "visible" || !atBottom()) return;
+    const c = st.channels.get(channel);
+    if (!force && c && c.unread === 0 && c.read_seq >= c.last_seq) return;
+    dividerPending = false;
+    markRead();
   };
+  const onVisible = () => markReadIfSeen();
   document.addEventListener("visibilitychange", onVisible);
   cleanups.push(() => document.removeEventListener("visibilitychange", onVisible));
 
@@ -197,10 +237,19 @@ export function channelView(main: HTMLElement, st: ChatState, channel: string, f
           latestBtn.hidden = false;
           return;
         }
-        const stick = atBottom() || m.author === st.me;
+        const mine = m.author === st.me;
+        const stick = mine || atBottom();
         replacePending(list, m) ?? list.append(m);
         if (stick) toBottom();
-        if (m.author !== st.me) markRead();
+        if (!mine) {
+          // Unseen: mark where the new messages start, offer the way down.
+          if ((!stick || document.visibilityState !== "visible") && !dividerPending) {
+            list.markUnread(m.id);
+            dividerPending = true;
+          }
+          if (!stick) latestBtn.hidden = false;
+          markReadIfSeen(true);
+        }
         return;
       }
       case "edited": {
@@ -237,7 +286,19 @@ export function channelView(main: HTMLElement, st: ChatState, channel: string, f
       }
       case "pin": {
         const m = msgs.get(u.id);
-        if (m) m.pinned = u.pinned;
+        if (m && !!m.pinned !== u.pinned) {
+          m.pinned = u.pinned;
+          redraw(m);
+        }
+        if (pinCount >= 0) pinCount = Math.max(0, pinCount + (u.pinned ? 1 : -1));
+        paintHead();
+        if (infoShows === "pins") void openPins();
+        return;
+      }
+      case "member": {
+        memberCount = Math.max(0, memberCount + (u.joined ? 1 : -1));
+        paintHead();
+        if (infoShows === "members") void openMembers();
         return;
       }
       case "typing": {
@@ -302,8 +363,7 @@ export function channelView(main: HTMLElement, st: ChatState, channel: string, f
         h("div", { class: "msg-text" }, text),
         ups.length ? h("div", { class: "muted" }, ups.map((u) => [icon("file"), ` ${u.name} `])) : null));
     if (!thread && moreAfter) void loadLatest();
-    l.ol.append(li);
-    group(li);
+    l.appendEl(li);
     pendingByKey.set(key, li);
     if (thread) tlistLog.scrollTop = tlistLog.scrollHeight;
     else toBottom();
@@ -393,6 +453,27 @@ export function channelView(main: HTMLElement, st: ChatState, channel: string, f
     showEdge();
     toBottom();
   };
+  // showUnread puts the "New messages" divider at the first message after
+  // readSeq by someone else, and scrolls to it when it is off screen.
+  const showUnread = (readSeq: number) => {
+    let first: Message | undefined;
+    for (const li of list.ol.querySelectorAll<HTMLElement>("li.msg[data-id]")) {
+      const m = msgs.get(li.dataset.id!);
+      if (m && m.seq > readSeq && m.author !== st.me) {
+        first = m;
+        break;
+      }
+    }
+    if (!first) return;
+    const sep = list.markUnread(first.id);
+    if (!sep) return;
+    const y = sep.getBoundingClientRect().top - log.getBoundingClientRect().top;
+    if (y < 0) {
+      log.scrollTop += y - 40;
+      stuck = atBottom();
+      if (!stuck) latestBtn.hidden = false;
+    }
+  };
   const loadAround = async (id: string) => {
     const r = await st.chat.history(channel, { around: id, limit: PAGE });
     if (!alive) return;
@@ -444,6 +525,10 @@ export function channelView(main: HTMLElement, st: ChatState, channel: string, f
   };
   log.addEventListener("scroll", () => {
     stuck = atBottom();
+    if (stuck && !moreAfter) {
+      latestBtn.hidden = true;
+      markReadIfSeen();
+    }
     if (log.scrollTop < 200) void loadOlder();
     if (moreAfter && atBottom()) void loadNewer();
   });
@@ -472,6 +557,7 @@ export function channelView(main: HTMLElement, st: ChatState, channel: string, f
   };
   const openThread = async (root: string, focusReply?: string) => {
     searchPanel.hidden = true;
+    closeInfo();
     threadRoot = root;
     tlist.clear();
     threadComposer?.dispose();
@@ -513,6 +599,7 @@ export function channelView(main: HTMLElement, st: ChatState, channel: string, f
   const runSearch = async (q: string) => {
     if (!q) return;
     closeThread();
+    closeInfo();
     searchPanel.hidden = false;
     view.classList.add("with-panel");
     const results = h("ul", { class: "chat-hits", "aria-label": "Search results" });
@@ -549,6 +636,7 @@ export function channelView(main: HTMLElement, st: ChatState, channel: string, f
       return;
     }
     searchPanel.hidden = true;
+    closeInfo();
     view.classList.remove("with-panel");
     if (m.thread) {
       void openThread(m.thread, m.id);
@@ -558,12 +646,104 @@ export function channelView(main: HTMLElement, st: ChatState, channel: string, f
     else void loadAround(m.id);
   };
 
+  // ---- pinned messages and members (one side panel) ----
+  let infoShows: "" | "pins" | "members" = "";
+  const closeInfo = () => {
+    if (!infoShows) return;
+    infoShows = "";
+    infoPanel.hidden = true;
+    view.classList.remove("with-panel");
+  };
+  const infoHead = (title: string, back: HTMLElement) => h("div", { class: "chat-panel-head" }, h("h2", { id: "chat-info-h" }, title),
+    h("button", { type: "button", class: "icon-btn", "aria-label": `Close ${title.toLowerCase()}`, onclick: () => {
+      closeInfo();
+      back.focus();
+    } }, "✕"));
+  const showInfo = (kind: "pins" | "members", ...children: HTMLElement[]) => {
+    const first = infoShows !== kind;
+    if (first) {
+      closeThread();
+      searchPanel.hidden = true;
+    }
+    infoShows = kind;
+    infoPanel.replaceChildren(...children);
+    infoPanel.hidden = false;
+    view.classList.add("with-panel");
+    if (first) infoPanel.querySelector<HTMLElement>(".chat-panel-head button")?.focus();
+  };
+  const openPins = async () => {
+    const status = h("p", { class: "muted", "aria-live": "polite" }, "Loading…");
+    const ul = h("ul", { class: "chat-pins", "aria-label": "Pinned messages" });
+    if (infoShows !== "pins") showInfo("pins", infoHead("Pinned messages", pinsBtn), status, ul);
+    try {
+      const pins = await st.chat.pins(channel);
+      if (!alive || infoShows !== "pins") return;
+      pinCount = pins.length;
+      paintHead();
+      status.textContent = pins.length ? "" : "Nothing is pinned yet. Pin a message from its actions to keep it here.";
+      for (const m of pins) {
+        st.wantProfile(m.author);
+        ul.append(h("li", { class: "pin-item" },
+          h("button", { type: "button", class: "hit", onclick: () => jump(m) },
+            h("span", { class: "hit-meta muted" }, h("span", { class: "author", dataset: { user: m.author } }, st.displayName(m.author)), ` · ${fmtTime(m.created_at)}`),
+            h("span", { class: "hit-text" }, m.text || (m.attachments?.length ? m.attachments.map((a) => a.name).join(", ") : ""))),
+          h("button", { type: "button", class: "icon-btn", "aria-label": "Unpin message", title: "Unpin", onclick: () => {
+            st.chat.unpin(channel, m.id).catch((e) => st.app.toast(`Could not unpin: ${e.message}`, "error"));
+          } }, "✕")));
+      }
+      const old = infoPanel.querySelector(".chat-pins");
+      if (old && old !== ul) old.replaceWith(ul);
+      const oldStatus = infoPanel.querySelector(".chat-panel-head + p");
+      if (oldStatus && oldStatus !== status) oldStatus.replaceWith(status);
+    } catch (e: any) {
+      status.textContent = `Could not load the pins: ${e.message}`;
+    }
+  };
+  const openMembers = async () => {
+    const ul = h("ul", { class: "chat-members", "aria-label": "Members" });
+    if (infoShows !== "members") showInfo("members", infoHead("Members", membersBtn), ul);
+    try {
+      const ms = await st.chat.members({ channel }, { limit: 200 });
+      if (!alive || infoShows !== "members") return;
+      for (const m of ms) {
+        st.profiles.set(m.user, m.profile);
+        ul.append(h("li", { class: "member-row" }, avatar(st, m.user),
+          h("span", null, h("strong", null, m.profile.display_name || m.profile.handle), " ", h("span", { class: "muted" }, `@${m.profile.handle}`),
+            m.role === "owner" || m.role === "admin" ? h("span", { class: "muted" }, ` · ${m.role}`) : null)));
+      }
+      infoPanel.querySelector(".chat-members")?.replaceWith(ul);
+    } catch (e: any) {
+      ul.append(h("li", { class: "muted" }, `Could not list the members: ${e.message}`));
+    }
+  };
+  infoPanel.addEventListener("keydown", (e) => {
+    if (e.key === "Escape") {
+      const back = infoShows === "pins" ? pinsBtn : membersBtn;
+      closeInfo();
+      back.focus();
+    }
+  });
+
   // ---- start ----
   const start = async () => {
+    // Where the user had read to, before this visit reads the channel.
+    const readSeq = info?.read_seq ?? 0;
+    const details = st.chat.channel(channel);
+    details.then((c) => {
+      if (!alive) return;
+      memberCount = c.member_count;
+      topicEl.textContent = c.topic || c.purpose || "";
+      paintHead();
+    }, () => {});
+    st.chat.pins(channel).then((p) => {
+      if (!alive || pinCount >= 0) return;
+      pinCount = p.length;
+      paintHead();
+    }, () => {});
     try {
       let ch = info;
       if (!ch) {
-        const c = await st.chat.channel(channel);
+        const c = await details;
         if (!alive) return;
         if (c.workspace !== st.workspace) {
           await st.reload(c.workspace);
@@ -598,10 +778,13 @@ export function channelView(main: HTMLElement, st: ChatState, channel: string, f
       }
       const [mid, reply] = focusId ? focusId.split("/") : [];
       if (mid && !reply) await loadAround(mid);
-      else await loadLatest();
+      else {
+        await loadLatest();
+        if (info) showUnread(readSeq);
+      }
       ready = true;
       buffered.splice(0).forEach(apply);
-      markRead();
+      markReadIfSeen(true);
       if (mid && reply) void openThread(mid, reply);
       else if (!composer.form.hidden) composer.focus();
     } catch (e: any) {

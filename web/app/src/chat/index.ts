@@ -6,7 +6,7 @@ import type { App, Render } from "../app.js";
 import { ChatState } from "./state.js";
 import { mountSidebar } from "./sidebar.js";
 import { channelView } from "./channel.js";
-import { dmPage, invitePage, newChannelPage, onboarding } from "./pages.js";
+import { browsePage, dmPage, invitePage, mentionsPage, newChannelPage, onboarding } from "./pages.js";
 
 /** install adds the chat screens to the app. */
 export function install(app: App): void {
@@ -43,6 +43,8 @@ export function install(app: App): void {
   app.route(/^#\/chat\/invite$/, after((main) => invitePage(main, st)));
   app.route(/^#\/chat\/new-channel$/, after((main) => newChannelPage(main, st)));
   app.route(/^#\/chat\/dm$/, after((main) => dmPage(main, st)));
+  app.route(/^#\/chat\/mentions$/, after((main) => mentionsPage(main, st)));
+  app.route(/^#\/chat\/browse$/, after((main) => browsePage(main, st)));
   app.route(/^#\/c\/([A-Za-z0-9_-]+)(?:\/m\/([A-Za-z0-9_/]+))?$/, after((main, m) => channelView(main, st, m[1], m[2])));
   void st.ready().catch(() => {});
 }

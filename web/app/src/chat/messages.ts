@@ -11,6 +11,7 @@ const groupMs = 5 * 60 * 1000;
 
 export interface MessageActions {
   react(m: Message, emoji: string): void;
+  pin?(m: Message, pinned: boolean): void;
   openThread?(m: Message): void;
   edit(m: Message, li: HTMLElement): void;
   remove(m: Message): void;
@@ -29,6 +30,32 @@ export function fmtTime(iso: string): string {
   const today = new Date();
   const t = d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
   return d.toDateString() === today.toDateString() ? t : `${d.toLocaleDateString()} ${t}`;
+}
+
+function dayOf(ts: number): Date {
+  const d = new Date(ts);
+  d.setHours(0, 0, 0, 0);
+  return d;
+}
+
+/** dayKey names the local calendar day of a time (ms). */
+export function dayKey(ts: number): string {
+  const d = new Date(ts);
+  return `${d.getFullYear()}-${d.getMonth() + 1}-${d.getDate()}`;
+}
+
+/** dayLabel is how a day separator reads: "Today", "Yesterday", or the date. */
+export function dayLabel(ts: number, now = Date.now()): string {
+  const days = Math.round((dayOf(now).getTime() - dayOf(ts).getTime()) / 86400000);
+  if (days === 0) return "Today";
+  if (days === 1) return "Yesterday";
+  const d = new Date(ts);
+  const sameYear = d.getFullYear() === new Date(now).getFullYear();
+  return d.toLocaleDateString([], { weekday: "long", month: "long", day: "numeric", ...(sameYear ? {} : { year: "numeric" }) });
+}
+
+function daySep(ts: number): HTMLLIElement {
+  return h("li", { class: "day-sep", dataset: { day: dayKey(ts) } }, h("span", { class: "day-label" }, dayLabel(ts)));
 }
 
 export function fmtSize(n: number): string {
@@ -159,11 +186,13 @@ export function renderMessage(ctx: RenderCtx, m: Message): HTMLLIElement {
     return li;
   }
   const mine = m.author === st.me;
+  if (m.pinned) li.classList.add("pinned");
   const body = h("div", { class: "msg-body" },
     h("div", { class: "msg-meta" },
       h("span", { class: "author", dataset: { user: m.author } }, st.displayName(m.author)), " ",
       h("time", { datetime: m.created_at, title: new Date(m.created_at).toLocaleString() }, fmtTime(m.created_at)),
-      m.edited_at ? h("span", { class: "edited muted" }, " (edited)") : null),
+      m.edited_at ? h("span", { class: "edited muted" }, " (edited)") : null,
+      m.pinned ? h("span", { class: "pinned-label" }, icon("pin"), "Pinned") : null),
     h("div", { class: "msg-text" }, richText(st, m.text)));
   for (const a of m.attachments ?? []) body.append(attachmentEl(ctx, a));
   if (m.reactions?.length) {
@@ -200,6 +229,10 @@ export function renderMessage(ctx: RenderCtx, m: Message): HTMLLIElement {
     !ctx.inThread && ctx.actions.openThread && !m.thread
       ? h("button", { type: "button", class: "icon-btn", "aria-label": "Reply in thread", title: "Reply in thread", dataset: { focus: "reply" }, onclick: () => ctx.actions.openThread!(m) }, icon("reply"))
       : null,
+    ctx.actions.pin
+      ? h("button", { type: "button", class: m.pinned ? "icon-btn on" : "icon-btn", "aria-label": m.pinned ? "Unpin message" : "Pin message",
+        title: m.pinned ? "Unpin" : "Pin to channel", dataset: { focus: "pin" }, onclick: () => ctx.actions.pin!(m, !m.pinned) }, icon("pin"))
+      : null,
     mine ? h("button", { type: "button", class: "icon-btn", "aria-label": "Edit message", title: "Edit", dataset: { focus: "edit" }, onclick: () => ctx.actions.edit(m, li) }, "✎") : null,
     mine ? h("button", { type: "button", class: "icon-btn", "aria-label": "Delete message", title: "Delete", onclick: () => {
       if (confirm("Delete this message?")) ctx.actions.remove(m);
@@ -230,26 +263,57 @@ export class MessageList {
     if (this.els.has(m.id)) return this.update(m)!;
     const li = renderMessage(this.ctx, m);
     this.els.set(m.id, li);
+    this.appendEl(li);
+    return li;
+  }
+
+  /** appendEl adds a message element (or a placeholder of one being sent)
+   * at the end, after a day separator when it starts a new day. */
+  appendEl(li: HTMLElement): void {
+    const ts = Number(li.dataset.ts) || Date.now();
+    let last = this.ol.lastElementChild as HTMLElement | null;
+    while (last && !last.dataset.ts) last = last.previousElementSibling as HTMLElement | null;
+    if (!last || dayKey(Number(last.dataset.ts)) !== dayKey(ts)) this.ol.append(daySep(ts));
     this.ol.append(li);
     group(li);
-    return li;
   }
 
   /** prepend adds older messages (in order) before the first one. */
   prepend(ms: Message[]): void {
-    const first = this.ol.firstElementChild;
+    const first = this.ol.firstElementChild as HTMLElement | null;
     const frag = document.createDocumentFragment();
     const added: HTMLLIElement[] = [];
+    let day = "";
     for (const m of ms) {
       if (this.els.has(m.id)) continue;
       const li = renderMessage(this.ctx, m);
+      const k = dayKey(Number(li.dataset.ts));
+      if (k !== day) frag.append(daySep(Number(li.dataset.ts)));
+      day = k;
       this.els.set(m.id, li);
       frag.append(li);
       added.push(li);
     }
     this.ol.insertBefore(frag, first);
+    // The old first day's separator goes when the added messages end on that day.
+    if (first?.classList.contains("day-sep") && first.dataset.day === day) {
+      const next = first.nextElementSibling as HTMLElement | null;
+      first.remove();
+      if (next) group(next);
+    }
     added.forEach(group);
-    if (first) group(first as HTMLElement);
+    if (first?.isConnected) group(first);
+  }
+
+  /** markUnread puts the "New messages" divider before a message. */
+  markUnread(id: string): HTMLElement | null {
+    this.ol.querySelector(".unread-sep")?.remove();
+    const li = this.els.get(id);
+    if (!li) return null;
+    const sep = h("li", { class: "unread-sep" }, h("span", null, "New messages"));
+    li.before(sep);
+    group(li);
+    return sep;
   }
 
   /** update redraws a message, keeping the focus where it was. */

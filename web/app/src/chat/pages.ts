@@ -2,6 +2,8 @@
 // people, creating a channel, and opening a DM with a member.
 import { h } from "../ui/dom.js";
 import type { ChatState } from "./state.js";
+import type { Channel, MentionItem } from "../../../sdk/src/chat.js";
+import { avatar, fmtTime, richText } from "./messages.js";
 
 function errText(e: any): string {
   return e?.message || String(e);
@@ -159,5 +161,115 @@ export function dmPage(main: HTMLElement, st: ChatState): () => void {
   filter.focus();
   return () => {
     alive = false;
+  };
+}
+
+/** mentionsPage lists the messages that mention the user, newest first;
+ * each opens its message in place (in its thread for replies). */
+export function mentionsPage(main: HTMLElement, st: ChatState): () => void {
+  let alive = true;
+  let next = "";
+  const list = h("ul", { class: "chat-feed", "aria-label": "Mentions" });
+  const status = h("p", { class: "muted", "aria-live": "polite" }, "Loading…");
+  const more = h("button", { type: "button", class: "btn", hidden: true, onclick: () => void load() }, "Show older mentions");
+  const item = (m: MentionItem) => {
+    st.wantProfile(m.by);
+    const ch = st.channels.get(m.channel);
+    const where = ch ? st.channelName(ch) : "a channel";
+    const what = m.kind === "user" ? "mentioned you" : `notified @${m.kind}`;
+    const href = `#/c/${m.channel}/m/${m.thread ? `${m.thread}/${m.id}` : m.id}`;
+    return h("li", { class: "mention-item" }, avatar(st, m.by),
+      h("button", { type: "button", onclick: () => st.app.navigate(href) },
+        h("span", { class: "mention-meta" }, h("strong", { class: "author", dataset: { user: m.by } }, st.displayName(m.by)),
+          ` ${what} in `, h("strong", null, where), m.thread ? " (thread)" : "", h("span", { class: "muted" }, ` · ${fmtTime(m.at)}`)),
+        h("span", { class: "mention-text" }, richText(st, m.text))));
+  };
+  const load = async () => {
+    more.disabled = true;
+    try {
+      const r = await st.chat.mentions({ workspace: st.workspace, limit: 30, ...(next ? { before: next } : {}) });
+      if (!alive) return;
+      const ms = r.mentions ?? [];
+      for (const m of ms) list.append(item(m));
+      next = r.next ?? "";
+      more.hidden = !next || ms.length === 0;
+      status.textContent = list.childElementCount ? "" : "Nobody has mentioned you yet. When someone writes @your-handle, it shows here.";
+    } catch (err) {
+      status.textContent = `Could not load your mentions: ${errText(err)}`;
+    } finally {
+      more.disabled = false;
+    }
+  };
+  const off = st.on((c) => {
+    if (c.kind === "profiles") list.querySelectorAll<HTMLElement>(".author[data-user]").forEach((el) => (el.textContent = st.displayName(el.dataset.user!)));
+  });
+  main.append(h("section", { class: "chat-page" },
+    h("div", { class: "chat-page-head" }, h("h1", null, "Mentions")), status, list, more));
+  void load();
+  return () => {
+    alive = false;
+    off();
+  };
+}
+
+/** browsePage is the directory of the workspace's public channels: open
+ * the ones the user is in, join the others. */
+export function browsePage(main: HTMLElement, st: ChatState): () => void {
+  let alive = true;
+  const list = h("ul", { class: "chat-feed", "aria-label": "Public channels" });
+  const filter = h("input", { type: "search", id: "chat-browse-filter", placeholder: "Filter channels", autocomplete: "off" });
+  const status = h("p", { class: "muted", "aria-live": "polite" }, "Loading…");
+  let all: Channel[] = [];
+  const row = (c: Channel) => {
+    const member = c.member || st.channels.has(c.id);
+    const btn = h("button", { type: "button", class: member ? "btn" : "btn primary", "aria-label": `${member ? "Open" : "Join"} #${c.name}`, onclick: async () => {
+      if (member) {
+        st.app.navigate(`#/c/${c.id}`);
+        return;
+      }
+      btn.disabled = true;
+      try {
+        await st.chat.joinChannel(c.id);
+        await st.reload();
+        st.app.navigate(`#/c/${c.id}`);
+      } catch (err) {
+        btn.disabled = false;
+        st.app.toast(`Could not join #${c.name}: ${errText(err)}`, "error");
+      }
+    } }, member ? "Open" : "Join");
+    return h("li", { class: "dir-item", dataset: { name: c.name ?? "" } },
+      h("div", { class: "dir-info" }, h("span", { class: "dir-name" }, `#${c.name}`),
+        h("span", { class: "dir-topic muted" }, [c.topic || c.purpose || "No topic", ` · ${c.member_count} ${c.member_count === 1 ? "member" : "members"}`])),
+      btn);
+  };
+  const show = () => {
+    const q = filter.value.trim().replace(/^#/, "").toLowerCase();
+    const shown = all.filter((c) => !q || (c.name ?? "").toLowerCase().includes(q) || (c.topic ?? "").toLowerCase().includes(q));
+    list.replaceChildren(...shown.map(row));
+    status.textContent = shown.length ? `${shown.length} ${shown.length === 1 ? "channel" : "channels"}` : q ? "No channel matches." : "No public channels yet.";
+  };
+  filter.addEventListener("input", show);
+  main.append(h("section", { class: "chat-page" },
+    h("div", { class: "chat-page-head" }, h("h1", null, "Browse channels"), h("a", { href: "#/chat/new-channel", class: "btn" }, "Create a channel")),
+    h("label", { for: "chat-browse-filter", class: "muted" }, "Find a channel"), filter, status, list));
+  (async () => {
+    try {
+      // The directory pages by name; a workspace has few enough to list them all.
+      let after = "";
+      for (let i = 0; i < 20; i++) {
+        const page = await st.chat.directory(st.workspace, { limit: 200, ...(after ? { after } : {}) });
+        all.push(...page);
+        if (page.length < 200) break;
+        after = page[page.length - 1].name ?? "";
+      }
+      if (alive) show();
+    } catch (err) {
+      status.textContent = `Could not list the channels: ${errText(err)}`;
+    }
+  })();
+  filter.focus();
+  return () => {
+    alive = false;
+    all = [];
   };
 }

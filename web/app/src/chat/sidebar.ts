@@ -4,10 +4,28 @@
 import { h, clear } from "../ui/dom.js";
 import type { BootChannel } from "../../../sdk/src/chat.js";
 import type { ChatState } from "./state.js";
+import { icon } from "./icons.js";
 
 export function mountSidebar(el: HTMLElement, st: ChatState): void {
   el.classList.add("chat-side");
   const rows = new Map<string, { row: HTMLElement; badge: HTMLElement; link: HTMLAnchorElement; label: HTMLElement }>();
+  const mentionsBadge = h("span", { class: "chat-badge empty" });
+  const mentionsLink = h("a", { href: "#/chat/mentions", dataset: { page: "mentions" } }, icon("at"), h("span", { class: "chat-list-name" }, "Mentions"), mentionsBadge);
+  const browseLink = h("a", { href: "#/chat/browse", dataset: { page: "browse" } }, icon("hash"), h("span", { class: "chat-list-name" }, "Browse channels"));
+  const paintMentions = () => {
+    let n = 0;
+    for (const c of st.channels.values()) n += c.mentions;
+    mentionsBadge.textContent = n > 0 ? String(n) : "";
+    mentionsBadge.className = n > 0 ? "chat-badge mention" : "chat-badge empty";
+    mentionsLink.setAttribute("aria-label", n > 0 ? `Mentions, ${n} new` : "Mentions");
+  };
+  const markPage = () => {
+    for (const a of [mentionsLink, browseLink]) {
+      if (location.hash === a.getAttribute("href")) a.setAttribute("aria-current", "page");
+      else a.removeAttribute("aria-current");
+    }
+  };
+  window.addEventListener("hashchange", markPage);
 
   const render = () => {
     clear(el);
@@ -30,6 +48,7 @@ export function mountSidebar(el: HTMLElement, st: ChatState): void {
       .sort((a, b) => (a.name ?? "").localeCompare(b.name ?? ""));
     const dms = [...st.channels.values()].filter((c) => c.kind === "dm" || c.kind === "group");
     el.append(
+      h("ul", { class: "chat-list chat-side-links", "aria-label": "Messaging views" }, h("li", null, mentionsLink), h("li", null, browseLink)),
       h("div", { class: "chat-side-head" }, h("span", { id: "chat-channels-h" }, "Channels"),
         h("a", { href: "#/chat/new-channel", class: "icon-btn", "aria-label": "Create a channel", title: "Create a channel" }, "+")),
       h("ul", { class: "chat-list", "aria-labelledby": "chat-channels-h" }, chans.map(row)),
@@ -38,6 +57,8 @@ export function mountSidebar(el: HTMLElement, st: ChatState): void {
       h("ul", { class: "chat-list", "aria-labelledby": "chat-dms-h" }, dms.map(row)),
     );
     markCurrent();
+    paintMentions();
+    markPage();
   };
 
   const row = (c: BootChannel): HTMLElement => {
@@ -82,6 +103,7 @@ export function mountSidebar(el: HTMLElement, st: ChatState): void {
     else if (c.kind === "counts") {
       if (!rows.has(c.channel)) render();
       else paint(c.channel);
+      paintMentions();
     } else if (c.kind === "profiles") {
       for (const [id, r] of rows) {
         const ch = st.channels.get(id);
