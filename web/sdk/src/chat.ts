@@ -1,7 +1,7 @@
 // Team messaging: typed methods over the chat protocol (docs/protocol.md,
 // "Team messaging") and helpers that turn channel stream events, pushes and
 // presence into typed updates. Depends only on the Conn interface.
-import type { Conn, Push, RequestOptions, StreamEvent, SubscribeOptions, Subscription } from "./types.js";
+import { ParleyError, type Conn, type Push, type RequestOptions, type StreamEvent, type SubscribeOptions, type Subscription } from "./types.js";
 
 // ---- objects ----
 
@@ -338,6 +338,67 @@ export interface HistoryOptions {
   min_seq?: number;
 }
 
+export interface UploadOptions {
+  /** Called as bytes are sent: loaded of total. The last call has
+   * loaded === total. */
+  onProgress?: (loaded: number, total: number) => void;
+  /** Abort the upload (it rejects with code "aborted"). */
+  signal?: AbortSignal;
+}
+
+/** TokenSource is what a connection offers to make authorized requests
+ * itself (ParleyClient has both); uploads use it to report progress. */
+interface TokenSource {
+  readonly session: { access_token: string; expires_at: string } | null;
+  refresh(): Promise<{ access_token: string } | null>;
+}
+
+function tokenSource(c: Conn): TokenSource | null {
+  const t = c as unknown as Partial<TokenSource>;
+  return "session" in (c as object) && typeof t.refresh === "function" ? (t as TokenSource) : null;
+}
+
+/** xhrUpload POSTs file with upload progress, refreshing an expired
+ * access token once, like Conn.http. */
+async function xhrUpload(url: string, file: Blob, tokens: TokenSource, opts: UploadOptions): Promise<Upload> {
+  let token = tokens.session?.access_token;
+  if (!token || Date.parse(tokens.session!.expires_at) - Date.now() < 5000) token = (await tokens.refresh())?.access_token;
+  if (!token) throw new ParleyError("unauthenticated", "not signed in");
+  for (let attempt = 0; ; attempt++) {
+    const r = await new Promise<{ status: number; body: any }>((resolve, reject) => {
+      const xhr = new XMLHttpRequest();
+      xhr.open("POST", url);
+      xhr.setRequestHeader("Authorization", `Bearer ${token}`);
+      xhr.responseType = "text";
+      xhr.upload.onprogress = (e) => opts.onProgress?.(e.loaded, e.lengthComputable ? e.total : file.size);
+      xhr.onload = () => {
+        let body: any = null;
+        try { body = JSON.parse(xhr.responseText); } catch { /* not JSON */ }
+        resolve({ status: xhr.status, body });
+      };
+      xhr.onerror = () => reject(new ParleyError("network", "cannot reach the server"));
+      xhr.onabort = () => reject(new ParleyError("aborted", "the upload was cancelled"));
+      if (opts.signal) {
+        if (opts.signal.aborted) return xhr.abort();
+        opts.signal.addEventListener("abort", () => xhr.abort(), { once: true });
+      }
+      xhr.send(file);
+    });
+    if (r.status >= 200 && r.status < 300) {
+      opts.onProgress?.(file.size, file.size);
+      return r.body as Upload;
+    }
+    const e = r.body?.error;
+    const code = String(e?.code ?? (r.status === 404 ? "not_found" : r.status >= 500 ? "unavailable" : "internal"));
+    if (code === "token_expired" && attempt === 0) {
+      token = (await tokens.refresh())?.access_token;
+      if (token) continue;
+    }
+    throw new ParleyError(code, String(e?.message ?? `HTTP ${r.status}`), {
+      status: r.status, retryAfterMs: typeof e?.retry_after_ms === "number" ? e.retry_after_ms : undefined });
+  }
+}
+
 /** Chat is the messaging API of one connection. */
 export class Chat {
   constructor(readonly conn: Conn) {}
@@ -538,10 +599,17 @@ export class Chat {
 
   // ---- files ----
 
-  /** upload stores a file in a channel; attach its id with post. */
-  upload(channel: string, file: Blob, name?: string): Promise<Upload> {
+  /** upload stores a file in a channel; attach its id with post.
+   * onProgress(loaded, total) follows the bytes sent: in browsers as they
+   * go (XMLHttpRequest), elsewhere once the upload is done. */
+  async upload(channel: string, file: Blob, name?: string, opts: UploadOptions = {}): Promise<Upload> {
     const n = name ?? (file as File).name ?? "file";
-    return this.conn.http("POST", `/v1/chat/channels/${encodeURIComponent(channel)}/uploads?name=${encodeURIComponent(n)}`, file);
+    const path = `/v1/chat/channels/${encodeURIComponent(channel)}/uploads?name=${encodeURIComponent(n)}`;
+    const tokens = tokenSource(this.conn);
+    if (typeof XMLHttpRequest !== "undefined" && tokens) return xhrUpload(this.conn.baseUrl + path, file, tokens, opts);
+    const r = await this.conn.http<Upload>("POST", path, file);
+    opts.onProgress?.(file.size, file.size);
+    return r;
   }
 
   /** downloadPath is the API path of an upload (it needs the access token:

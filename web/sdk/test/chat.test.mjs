@@ -183,7 +183,10 @@ test("search, autocomplete, profiles, directory and DMs", async () => {
 
 test("upload a file, attach it, download it", async () => {
   const bytes = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 1, 2, 3, 4]);
-  const up = await A.upload(general, new Blob([bytes]), "dot.png");
+  const progress = [];
+  const up = await A.upload(general, new Blob([bytes]), "dot.png", { onProgress: (loaded, total) => progress.push([loaded, total]) });
+  assert.ok(progress.length >= 1, "onProgress was called");
+  assert.deepEqual(progress.at(-1), [bytes.length, bytes.length], "the last progress call has loaded == total");
   assert.equal(up.name, "dot.png");
   assert.equal(up.size, bytes.length);
   assert.equal(up.content_type, "image/png");
@@ -198,6 +201,28 @@ test("upload a file, attach it, download it", async () => {
   const eve = await srv.signUp("Eve");
   const ce = client(eve.options);
   await assert.rejects(new Chat(ce).download(up.id), (e) => e.code === "not_found");
+});
+
+test("pin and unpin: the pins list and the stream events", async () => {
+  const events = [];
+  const sub = await B.subscribeChannel(general, (u) => u.type === "pin" && events.push(u));
+  const a = await A.post(general, "the release checklist");
+  const b = await A.post(general, "the on-call rota");
+  assert.deepEqual(await A.pins(general), []);
+  assert.equal((await A.pin(general, a.id)).changed, true);
+  assert.equal((await B.pin(general, b.id)).changed, true);
+  assert.equal((await A.pin(general, a.id)).changed, false, "pinning twice changes nothing");
+  let pins = await B.pins(general);
+  assert.deepEqual(pins.map((m) => m.id), [b.id, a.id], "most recently pinned first");
+  assert.ok(pins.every((m) => m.pinned === true));
+  assert.equal(pins[1].text, "the release checklist");
+  await A.unpin(general, b.id);
+  pins = await A.pins(general);
+  assert.deepEqual(pins.map((m) => m.id), [a.id]);
+  assert.equal((await B.message(general, b.id)).pinned, undefined);
+  await until(() => events.length >= 3, 5000, "three pin events");
+  assert.deepEqual(events.map((e) => [e.id, e.pinned]), [[a.id, true], [b.id, true], [b.id, false]]);
+  await sub.unsubscribe();
 });
 
 test("a post made while offline is delivered exactly once after the reconnect", async () => {

@@ -182,9 +182,11 @@ export class Composer {
 
   /** addFile uploads a file at once and shows its progress. */
   addFile(file: File): void {
-    const bar = h("progress", { "aria-label": `Uploading ${file.name}` });
+    const abort = new AbortController();
+    const bar = h("progress", { "aria-label": `Uploading ${file.name}`, max: 100, value: 0 });
     const remove = h("button", { type: "button", class: "icon-btn", "aria-label": `Remove ${file.name}`, onclick: () => {
       p.removed = true;
+      abort.abort();
       p.el.remove();
       this.pending = this.pending.filter((x) => x !== p);
     } }, "✕");
@@ -194,19 +196,28 @@ export class Composer {
       this.previews.push(url);
       thumb = h("img", { src: url, alt: "", class: "thumb" });
     }
-    const status = h("span", { class: "muted" }, "uploading…");
-    const el = h("div", { class: "upload-chip" }, thumb, h("span", { class: "name" }, file.name), " ", status, bar, remove);
+    const status = h("span", { class: "muted pct" }, "0%");
+    const el = h("div", { class: "upload-chip", dataset: { progress: "0" } }, thumb, h("span", { class: "name" }, file.name), " ", bar, status, remove);
     const p: Pending = { file, el, done: Promise.resolve(null) };
-    p.done = this.o.st.chat.upload(this.o.channel, file, file.name).then((u) => {
+    const progress = (loaded: number, total: number) => {
+      const pct = total > 0 ? Math.min(100, Math.floor((loaded / total) * 100)) : 100;
+      bar.value = pct;
+      status.textContent = `${pct}%`;
+      el.dataset.progress = String(pct);
+    };
+    p.done = this.o.st.chat.upload(this.o.channel, file, file.name, { onProgress: progress, signal: abort.signal }).then((u) => {
       p.upload = u;
+      progress(1, 1);
       bar.remove();
       status.textContent = fmtSize(u.size);
+      status.classList.remove("pct");
+      el.classList.add("done");
       return u;
     }, (err: any) => {
       bar.remove();
       status.textContent = "failed";
       el.classList.add("failed");
-      this.o.st.app.toast(`Could not upload ${file.name}: ${err?.message ?? err}`, "error");
+      if (!p.removed) this.o.st.app.toast(`Could not upload ${file.name}: ${err?.message ?? err}`, "error");
       return null;
     });
     this.pending.push(p);
