@@ -4,6 +4,54 @@
 // completed from the keyboard, an image upload, search with jump-to, and
 // the channel at phone width.
 import { launch, shot, step } from "./apphelpers.mjs";
+import { deflateSync } from "node:zlib";
+
+// png encodes an RGB image (pixel(x, y) -> [r, g, b]) as a PNG file.
+function png(w, hgt, pixel) {
+  const crcTable = Array.from({ length: 256 }, (_, n) => {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    return c >>> 0;
+  });
+  const crc = (buf) => {
+    let c = 0xffffffff;
+    for (const b of buf) c = crcTable[(c ^ b) & 0xff] ^ (c >>> 8);
+    return (c ^ 0xffffffff) >>> 0;
+  };
+  const chunk = (type, data) => {
+    const len = Buffer.alloc(4);
+    len.writeUInt32BE(data.length);
+    const td = Buffer.concat([Buffer.from(type), data]);
+    const c = Buffer.alloc(4);
+    c.writeUInt32BE(crc(td));
+    return Buffer.concat([len, td, c]);
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(w, 0);
+  ihdr.writeUInt32BE(hgt, 4);
+  ihdr[8] = 8; // bit depth
+  ihdr[9] = 2; // RGB
+  const raw = Buffer.alloc((w * 3 + 1) * hgt);
+  for (let y = 0; y < hgt; y++) {
+    for (let x = 0; x < w; x++) raw.set(pixel(x, y), y * (w * 3 + 1) + 1 + x * 3);
+  }
+  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk("IHDR", ihdr),
+    chunk("IDAT", deflateSync(raw)), chunk("IEND", Buffer.alloc(0))]);
+}
+
+// chart draws a small latency chart: bars that fall after a fix.
+function chart() {
+  const w = 480, hgt = 270;
+  const bars = [210, 200, 215, 190, 205, 120, 90, 80, 85, 78, 82, 75];
+  return png(w, hgt, (x, y) => {
+    if (y > 240 && y < 243 && x > 20 && x < 460) return [150, 156, 170];
+    const i = Math.floor((x - 30) / 36);
+    const inBar = i >= 0 && i < bars.length && (x - 30) % 36 < 26 && y < 241 && y > 241 - bars[i];
+    if (inBar) return i < 5 ? [226, 110, 96] : [79, 91, 213];
+    if (y % 60 === 0 && x > 20 && x < 460) return [228, 231, 238];
+    return [250, 251, 253];
+  });
+}
 
 const opts = JSON.parse(process.argv[2]);
 const b = await launch(opts);
@@ -41,6 +89,7 @@ async function signUp(page, name, handle) {
 const log = (page) => page.getByRole("log");
 const msg = (page, text) => log(page).locator("li.msg", { hasText: text });
 const composer = (page, label = "Message #general") => page.getByRole("combobox", { name: label });
+const generalId = () => ann.locator("a[data-channel]", { hasText: "#general" }).first().getAttribute("data-channel");
 const sideLink = (page, name) => page.getByRole("navigation", { name: "Sidebar" }).locator(`a[data-channel]`, { hasText: name });
 
 let ann, bob;
@@ -184,16 +233,20 @@ try {
   });
 
   await step("an image upload shows a preview to the other person", async () => {
-    // A 1x1 PNG.
-    const png = Buffer.from("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==", "base64");
-    await bob.locator(".chat-main input[type=file]").setInputFiles({ name: "dot.png", mimeType: "image/png", buffer: png });
-    await visible(bob.locator(".upload-chip", { hasText: "dot.png" }).getByText("70 B"), "the finished upload");
+    await bob.locator(".chat-main input[type=file]").setInputFiles({ name: "dot.png", mimeType: "image/png", buffer: chart() });
+    await visible(bob.locator(".upload-chip.done", { hasText: "dot.png" }), "the finished upload");
     await composer(bob).fill("a picture");
     await composer(bob).press("Enter");
     const img = msg(ann, "a picture").getByRole("img", { name: "dot.png" });
     await visible(img, "the image at Ann's");
-    await until(() => img.evaluate((el) => el.complete && el.naturalWidth === 1), "the image to load");
-    await visible(msg(ann, "a picture").getByRole("link", { name: /Download dot\.png/ }), "the download link");
+    await until(() => img.evaluate((el) => el.complete && el.naturalWidth === 480), "the image to load");
+    // The preview keeps the 16:9 aspect within 360x240, its link right below.
+    const box = await msg(ann, "a picture").locator(".img-box").boundingBox();
+    if (!box || Math.abs(box.width - 360) > 3 || Math.abs(box.height - 203) > 3) throw new Error(`the preview is ${JSON.stringify(box)}, want 360x203`);
+    const link = msg(ann, "a picture").getByRole("link", { name: /Download dot\.png/ });
+    await visible(link, "the download link");
+    const lb = await link.boundingBox();
+    if (!lb || lb.y - (box.y + box.height) > 40) throw new Error(`the download link is ${lb && lb.y - (box.y + box.height)}px below the image`);
   });
 
   await step("search finds a message and jumps to it", async () => {
@@ -239,26 +292,169 @@ try {
     }
   });
 
-  await step("screenshots of the channel, and the channel at phone width", async () => {
-    await shot(opts, ann, "chat-channel");
-    await bob.setViewportSize({ width: 360, height: 740 });
-    await visible(composer(bob), "the composer at 360px");
-    await composer(bob).fill("from my phone");
+  await step("a day separator heads today's messages", async () => {
+    const seps = log(ann).locator(".day-sep");
+    await visible(seps.filter({ hasText: "Today" }), "the 'Today' separator");
+    if ((await seps.count()) !== 1) throw new Error(`${await seps.count()} day separators for one day`);
+  });
+
+  await step("Bob pins a message: Ann sees it marked and in the pinned list, and unpins it there", async () => {
+    const m = msg(bob, "hello from ann");
+    await m.hover();
+    await m.getByRole("button", { name: "Pin message" }).click();
+    await visible(msg(ann, "hello from ann").locator(".pinned-label"), "the pinned mark at Ann's");
+    const pinsBtn = ann.getByRole("button", { name: /^Pinned messages/ });
+    await until(async () => (await pinsBtn.getAttribute("aria-label")) === "Pinned messages (1)", "the pin count in the header");
+    await pinsBtn.click();
+    const panel = ann.getByRole("complementary", { name: "Pinned messages" });
+    const item = panel.getByRole("list", { name: "Pinned messages" }).getByRole("listitem");
+    await visible(item.filter({ hasText: "hello from ann" }), "the pinned message in the list");
+    await item.getByRole("button", { name: /hello from ann/ }).click();
+    await until(() => msg(ann, "hello from ann").evaluate((el) => el.classList.contains("flash")), "the jump to the pinned message");
+    await pinsBtn.click();
+    await panel.getByRole("button", { name: "Unpin message" }).click();
+    await visible(panel.getByText("Nothing is pinned yet."), "the empty pinned list");
+    await hidden(msg(bob, "hello from ann").locator(".pinned-label"), "the pinned mark at Bob's");
+    await panel.getByRole("button", { name: "Close pinned messages" }).click();
+    await hidden(panel, "the pinned panel");
+  });
+
+  await step("Bob's Mentions view lists Ann's mention and opens it in place", async () => {
+    await bob.getByRole("navigation", { name: "Sidebar" }).getByRole("link", { name: /^Mentions/ }).click();
+    await visible(bob.getByRole("heading", { name: "Mentions" }), "the Mentions view");
+    const item = bob.getByRole("list", { name: "Mentions" }).getByRole("listitem").filter({ hasText: "please look" });
+    await visible(item, "the mention of Bob");
+    if (!(await item.textContent()).includes("Ann Lee mentioned you in #general")) throw new Error(`the mention reads ${await item.textContent()}`);
+    await item.getByRole("button").click();
+    await visible(bob.getByRole("heading", { name: "#general" }), "#general from the mention");
+    await until(() => msg(bob, "please look").evaluate((el) => el.classList.contains("flash")), "the mentioned message highlighted");
+  });
+
+  await step("the channel header shows the members and its call button opens the call screen", async () => {
+    const head = ann.locator(".chat-head");
+    await visible(head.getByRole("button", { name: /^2 members/ }), "the member count");
+    await head.getByRole("button", { name: "Start a call" }).click();
+    await until(async () => decodeURIComponent(new URL(ann.url()).hash) === `#/calls/channel:${await generalId()}`, "the call route");
+    await sideLink(ann, "#general").click();
+    await visible(composer(ann), "Ann back in #general");
+  });
+
+  await step("a large file uploads with a progress percentage and shows as a file card", async () => {
+    // Record every percentage the composer shows while the upload runs.
+    await bob.evaluate(() => {
+      window.__progress = [];
+      new MutationObserver((ms) => {
+        for (const m of ms) if (m.attributeName === "data-progress") window.__progress.push(Number(m.target.dataset.progress));
+      }).observe(document.querySelector(".chat-main .composer"), { subtree: true, attributes: true, attributeFilter: ["data-progress"] });
+    });
+    const big = Buffer.alloc(6 * 1024 * 1024, 7);
+    await bob.locator(".chat-main input[type=file]").setInputFiles({ name: "release-notes.bin", mimeType: "application/octet-stream", buffer: big });
+    await visible(bob.locator(".upload-chip.done", { hasText: "release-notes.bin" }), "the finished upload");
+    const seen = await bob.evaluate(() => window.__progress);
+    console.log(`upload progress seen: ${JSON.stringify(seen)}`);
+    if (seen.at(-1) !== 100) throw new Error(`the progress ended at ${seen.at(-1)} (${JSON.stringify(seen)})`);
+    if (seen.some((v, i) => i > 0 && v < seen[i - 1])) throw new Error(`the progress went back: ${JSON.stringify(seen)}`);
+    await composer(bob).fill("the notes, as a file");
     await composer(bob).press("Enter");
+    const card = msg(ann, "the notes, as a file").locator(".file-card");
+    await visible(card, "the file card at Ann's");
+    const text = await card.textContent();
+    if (!text.includes("release-notes.bin") || !text.includes("6.0 MB")) throw new Error(`the file card reads ${text}`);
+    await visible(card.getByRole("link", { name: "Download release-notes.bin (6.0 MB)" }), "the card's download button");
+  });
+
+  let launchComposer = "Message #launch";
+  await step("Ann creates #launch with a topic; Bob finds it in Browse channels and joins", async () => {
+    await ann.getByRole("link", { name: "Create a channel" }).click();
+    await ann.getByLabel("Name", { exact: true }).fill("launch");
+    await ann.getByLabel("Topic (optional)").fill("Shipping Parley 1.0 on Friday");
+    await ann.getByLabel("Name", { exact: true }).press("Enter");
+    await visible(ann.getByRole("heading", { name: "#launch", level: 1 }), "#launch");
+    await visible(ann.locator(".chat-head").getByText("Shipping Parley 1.0 on Friday"), "the topic in the header");
+    await bob.getByRole("navigation", { name: "Sidebar" }).getByRole("link", { name: "Browse channels" }).click();
+    await visible(bob.getByRole("heading", { name: "Browse channels" }), "the channel directory");
+    const row = bob.getByRole("list", { name: "Public channels" }).getByRole("listitem").filter({ hasText: "#launch" });
+    await visible(row.getByText("Shipping Parley 1.0 on Friday"), "#launch's topic in the directory");
+    await visible(bob.getByRole("button", { name: "Open #general" }), "#general as one of Bob's channels");
+    await row.getByRole("button", { name: "Join #launch" }).click();
+    await visible(bob.getByRole("heading", { name: "#launch", level: 1 }), "#launch for Bob");
+    await visible(sideLink(bob, "#launch"), "#launch in Bob's sidebar");
+  });
+
+  await step("a team conversation in #launch", async () => {
+    const say = async (page, text) => {
+      await composer(page, launchComposer).fill(text);
+      await composer(page, launchComposer).press("Enter");
+      await visible(msg(page === ann ? bob : ann, text), `"${text}" at the other's`);
+    };
+    await say(ann, "Morning! Release candidate 1.0-rc2 is on staging 🚀");
+    await say(bob, "Nice. Running the smoke tests against it now");
+    await say(bob, "All green except the upload size check; the fix is in review");
+    await say(ann, "Great, I'll merge it as soon as it's approved");
+    await bob.locator(".chat-main input[type=file]").setInputFiles({ name: "p95-latency.png", mimeType: "image/png", buffer: chart() });
+    await visible(bob.locator(".upload-chip.done", { hasText: "p95-latency.png" }), "the chart upload");
+    await say(bob, "p95 latency on staging before and after the fix 📉");
+    const c = composer(bob, launchComposer);
+    await c.pressSequentially(`@${annHandle.slice(0, 4)}`, { delay: 20 });
+    await visible(bob.getByRole("listbox", { name: "People to mention" }).getByRole("option", { name: /Ann Lee/ }), "Ann in the autocomplete");
+    await c.press("Enter");
+    await c.pressSequentially("can you double-check the migration notes before Friday?");
+    await c.press("Enter");
+    await visible(msg(ann, "migration notes").locator(".mention.me"), "the mention of Ann");
+    await say(ann, "Will do after lunch 👍");
+    // Reactions and a thread on the first message.
+    const first = msg(bob, "Release candidate");
+    await first.hover();
+    await first.getByRole("button", { name: "Add reaction" }).click();
+    await first.getByRole("button", { name: "React with 🎉" }).click();
+    const chartMsg = msg(ann, "p95 latency");
+    await chartMsg.hover();
+    await chartMsg.getByRole("button", { name: "Add reaction" }).click();
+    await chartMsg.getByRole("button", { name: "React with 🚀" }).click();
+    await visible(msg(bob, "p95 latency").getByRole("button", { name: /🚀 1/ }), "Ann's reaction at Bob's");
+    await first.hover();
+    await first.getByRole("button", { name: "Reply in thread" }).click();
+    await composer(bob, "Reply in thread").fill("Smoke tests passed on staging ✅");
+    await composer(bob, "Reply in thread").press("Enter");
+    await visible(msg(ann, "Release candidate").getByRole("button", { name: "1 reply" }), "the reply count at Ann's");
+    await bob.getByRole("complementary", { name: "Thread" }).getByRole("button", { name: "Close thread" }).click();
+    await visible(msg(ann, "Release candidate").getByRole("button", { name: /🎉 1/ }), "Bob's reaction at Ann's");
+    await until(() => msg(ann, "p95 latency").getByRole("img").evaluate((el) => el.complete && el.naturalWidth === 480), "the chart to load at Ann's");
+    await composer(ann, launchComposer).click();
+    await ann.mouse.move(0, 0);
+    await log(ann).evaluate((el) => (el.scrollTop = el.scrollHeight));
+    await shot(opts, ann, "chat-channel");
+  });
+
+  await step("the channel at phone width", async () => {
+    await bob.setViewportSize({ width: 360, height: 740 });
+    await visible(composer(bob, launchComposer), "the composer at 360px");
+    await composer(bob, launchComposer).fill("from my phone");
+    await composer(bob, launchComposer).press("Enter");
     await visible(msg(ann, "from my phone"), "the phone's message at Ann's");
     const overflow = await bob.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     if (overflow > 0) throw new Error(`the page is ${overflow}px wider than the phone`);
-    const box = await composer(bob).boundingBox();
+    const box = await composer(bob, launchComposer).boundingBox();
     if (!box || box.x < 0 || box.x + box.width > 360) throw new Error(`the composer is off screen: ${JSON.stringify(box)}`);
+    const img = await msg(bob, "p95 latency").locator(".img-box").boundingBox();
+    if (!img || img.x + img.width > 360) throw new Error(`the image preview overflows the phone: ${JSON.stringify(img)}`);
     await shot(opts, bob, "chat-phone");
-  });
-  await step("older history loads on scroll-up and keeps the scroll position", async () => {
     await bob.setViewportSize({ width: 1280, height: 800 });
+    await sideLink(bob, "#general").click();
+    await visible(composer(bob), "Bob back in #general");
+    await sideLink(ann, "#general").click();
+    await visible(composer(ann), "Ann back in #general");
+  });
+
+  await step("older history loads on scroll-up and keeps the scroll position", async () => {
     for (let i = 1; i <= 55; i++) {
       await composer(bob).fill(`bulk ${i}`);
       await composer(bob).press("Enter");
     }
     await visible(msg(ann, "bulk 55"), "the last bulk message at Ann's");
+    // Ann reads them where she is (the read marker follows after a short
+    // pause); unread messages would open the channel at the first of them.
+    await ann.waitForTimeout(1000);
     await ann.reload();
     await visible(msg(ann, "bulk 55"), "the latest page after a reload");
     const count = () => log(ann).locator("li.msg").count();

@@ -12,5 +12,5 @@ import (
 // badges, a reaction, a thread, a mention, an upload, search, phone width.
 func TestAppChat(t *testing.T) {
 	n := apptest.Start(t)
-	runApp(t, n, "app_chat.mjs", nil, 3*time.Minute)
+	runApp(t, n, "app_chat.mjs", nil, 4*time.Minute)
 }

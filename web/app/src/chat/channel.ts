@@ -168,8 +168,14 @@ export function channelView(main: HTMLElement, st: ChatState, channel: string, f
   // stuck: the view follows the newest message (it was at the bottom when
   // last scrolled), so an image that finishes loading keeps it there.
   let stuck = true;
-  log.addEventListener("chat-media", () => {
-    if (stuck) log.scrollTop = log.scrollHeight;
+  log.addEventListener("chat-media", (e) => {
+    if (stuck) {
+      log.scrollTop = log.scrollHeight;
+      return;
+    }
+    // An image above the visible part grew: move by as much.
+    const { dh, top } = (e as CustomEvent<{ dh: number; top: number }>).detail;
+    if (dh && top < log.getBoundingClientRect().top) log.scrollTop += dh;
   });
 
   // showEdge shows the start of the channel once no older message is left.
@@ -188,9 +194,12 @@ export function channelView(main: HTMLElement, st: ChatState, channel: string, f
   };
 
   let readTimer = 0;
+  let readPending = false;
   const markRead = () => {
     clearTimeout(readTimer);
+    readPending = true;
     readTimer = window.setTimeout(() => {
+      readPending = false;
       if (!alive || document.visibilityState !== "visible") return;
       st.chat.markRead(channel).then((c) => st.setCounts(channel, c)).catch(() => {});
     }, 250);
@@ -290,9 +299,11 @@ export function channelView(main: HTMLElement, st: ChatState, channel: string, f
           m.pinned = u.pinned;
           redraw(m);
         }
-        if (pinCount >= 0) pinCount = Math.max(0, pinCount + (u.pinned ? 1 : -1));
-        paintHead();
-        if (infoShows === "pins") void openPins();
+        if (pinned) pinChanged(u.id, u.pinned);
+        else {
+          if (pinCount >= 0) pinCount = Math.max(0, pinCount + (u.pinned ? 1 : -1));
+          paintHead();
+        }
         return;
       }
       case "member": {
@@ -495,10 +506,11 @@ export function channelView(main: HTMLElement, st: ChatState, channel: string, f
     try {
       const r = await st.chat.history(channel, { before: firstMsg.seq, limit: PAGE });
       if (!alive) return;
+      // Keep the first message where it is on screen (the intro that
+      // replaces the loading line is taller: measure before it).
+      const y0 = first!.getBoundingClientRect().top;
       moreBefore = r.more_before;
       showEdge();
-      // Keep the first message where it is on screen.
-      const y0 = first!.getBoundingClientRect().top;
       list.prepend(remember(r.messages));
       log.scrollTop += first!.getBoundingClientRect().top - y0;
     } catch (e: any) {
@@ -651,6 +663,7 @@ export function channelView(main: HTMLElement, st: ChatState, channel: string, f
   const closeInfo = () => {
     if (!infoShows) return;
     infoShows = "";
+    pinned = null;
     infoPanel.hidden = true;
     view.classList.remove("with-panel");
   };
@@ -671,32 +684,60 @@ export function channelView(main: HTMLElement, st: ChatState, channel: string, f
     view.classList.add("with-panel");
     if (first) infoPanel.querySelector<HTMLElement>(".chat-panel-head button")?.focus();
   };
-  const openPins = async () => {
-    const status = h("p", { class: "muted", "aria-live": "polite" }, "Loading…");
-    const ul = h("ul", { class: "chat-pins", "aria-label": "Pinned messages" });
-    if (infoShows !== "pins") showInfo("pins", infoHead("Pinned messages", pinsBtn), status, ul);
-    try {
-      const pins = await st.chat.pins(channel);
-      if (!alive || infoShows !== "pins") return;
-      pinCount = pins.length;
-      paintHead();
-      status.textContent = pins.length ? "" : "Nothing is pinned yet. Pin a message from its actions to keep it here.";
-      for (const m of pins) {
-        st.wantProfile(m.author);
-        ul.append(h("li", { class: "pin-item" },
-          h("button", { type: "button", class: "hit", onclick: () => jump(m) },
-            h("span", { class: "hit-meta muted" }, h("span", { class: "author", dataset: { user: m.author } }, st.displayName(m.author)), ` · ${fmtTime(m.created_at)}`),
-            h("span", { class: "hit-text" }, m.text || (m.attachments?.length ? m.attachments.map((a) => a.name).join(", ") : ""))),
-          h("button", { type: "button", class: "icon-btn", "aria-label": "Unpin message", title: "Unpin", onclick: () => {
-            st.chat.unpin(channel, m.id).catch((e) => st.app.toast(`Could not unpin: ${e.message}`, "error"));
-          } }, "✕")));
+  // The pinned list is read when the panel opens, then follows the
+  // channel's pin events (the list query may lag just behind them).
+  let pinned: Message[] | null = null;
+  const pinsStatus = h("p", { class: "muted", "aria-live": "polite" });
+  const pinsUl = h("ul", { class: "chat-pins", "aria-label": "Pinned messages" });
+  const renderPins = () => {
+    if (!pinned) return;
+    pinCount = pinned.length;
+    paintHead();
+    pinsStatus.textContent = pinned.length ? "" : "Nothing is pinned yet. Pin a message from its actions to keep it here.";
+    pinsUl.replaceChildren(...pinned.map((m) => {
+      st.wantProfile(m.author);
+      return h("li", { class: "pin-item", dataset: { id: m.id } },
+        h("button", { type: "button", class: "hit", onclick: () => jump(m) },
+          h("span", { class: "hit-meta muted" }, h("span", { class: "author", dataset: { user: m.author } }, st.displayName(m.author)), ` · ${fmtTime(m.created_at)}`),
+          h("span", { class: "hit-text" }, m.text || (m.attachments?.length ? m.attachments.map((a) => a.name).join(", ") : ""))),
+        h("button", { type: "button", class: "icon-btn", "aria-label": "Unpin message", title: "Unpin", onclick: () => {
+          st.chat.unpin(channel, m.id).then(() => pinChanged(m.id, false), (e) => st.app.toast(`Could not unpin: ${e.message}`, "error"));
+        } }, "✕"));
+    }));
+  };
+  const pinChanged = (id: string, on: boolean) => {
+    if (!pinned) return;
+    const had = pinned.some((m) => m.id === id);
+    if (!on && had) pinned = pinned.filter((m) => m.id !== id);
+    else if (on && !had) {
+      const m = msgs.get(id);
+      if (m) pinned.unshift(m);
+      else {
+        void st.chat.message(channel, id).then((x) => {
+          if (pinned && !pinned.some((p) => p.id === id)) {
+            pinned.unshift(x);
+            renderPins();
+          }
+        }, () => {});
       }
-      const old = infoPanel.querySelector(".chat-pins");
-      if (old && old !== ul) old.replaceWith(ul);
-      const oldStatus = infoPanel.querySelector(".chat-panel-head + p");
-      if (oldStatus && oldStatus !== status) oldStatus.replaceWith(status);
+    } else return;
+    renderPins();
+  };
+  const openPins = async () => {
+    if (infoShows === "pins") {
+      closeInfo();
+      return;
+    }
+    pinsStatus.textContent = "Loading…";
+    pinsUl.replaceChildren();
+    showInfo("pins", infoHead("Pinned messages", pinsBtn), pinsStatus, pinsUl);
+    try {
+      const ps = await st.chat.pins(channel);
+      if (!alive || (infoShows as string) !== "pins") return;
+      pinned = ps;
+      renderPins();
     } catch (e: any) {
-      status.textContent = `Could not load the pins: ${e.message}`;
+      pinsStatus.textContent = `Could not load the pins: ${e.message}`;
     }
   };
   const openMembers = async () => {
@@ -797,6 +838,9 @@ export function channelView(main: HTMLElement, st: ChatState, channel: string, f
 
   return () => {
     alive = false;
+    // A read marker still waiting for its pause is sent now: what was on
+    // screen when leaving was seen.
+    if (readPending && document.visibilityState === "visible") st.chat.markRead(channel).then((c) => st.setCounts(channel, c)).catch(() => {});
     clearTimeout(readTimer);
     for (const t of typers.values()) clearTimeout(t.timer);
     cleanups.forEach((f) => f());

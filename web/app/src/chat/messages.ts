@@ -154,16 +154,22 @@ function attachmentEl(ctx: RenderCtx, a: Attachment): HTMLElement {
   const img = h("img", { alt: a.name, class: "preview", decoding: "async" });
   const box = h("button", { type: "button", class: "img-box loading", "aria-label": `Open ${a.name} full size`, title: a.name });
   box.append(img);
+  // Width and aspect ratio (not a height), so that a narrow screen scales
+  // the box down instead of letterboxing the image.
   const place = fitBox(0, 0);
   box.style.width = `${place.width}px`;
-  box.style.height = `${place.height}px`;
+  box.style.aspectRatio = `${place.width} / ${place.height}`;
   ctx.blobUrl(a).then((u) => {
     img.addEventListener("load", () => {
       const f = fitBox(img.naturalWidth, img.naturalHeight);
+      const before = box.getBoundingClientRect();
       box.style.width = `${f.width}px`;
-      box.style.height = `${f.height}px`;
+      box.style.aspectRatio = `${f.width} / ${f.height}`;
       box.classList.remove("loading");
-      box.dispatchEvent(new CustomEvent("chat-media", { bubbles: true }));
+      // Tell the timeline how much taller the message got, so that it can
+      // keep what is on screen in place.
+      const dh = box.getBoundingClientRect().height - before.height;
+      box.dispatchEvent(new CustomEvent("chat-media", { bubbles: true, detail: { dh, top: before.top } }));
     }, { once: true });
     img.src = u;
     box.addEventListener("click", () => showImage(ctx, a, u));
