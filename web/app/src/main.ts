@@ -74,6 +74,14 @@ function boot(root: HTMLElement): void {
       }
     }
     shell.start();
+    // Marks for load measurements (web/sdk/bench/app_load.mjs): the shell
+    // drawn, and the connection's first hello.
+    performance.mark("parley:shell");
+    const offMark = client.onState((s) => {
+      if (s !== "open") return;
+      offMark();
+      performance.mark("parley:connected");
+    });
     stopPresence = watchPresence(client, idleTimeout());
     void u.load();
     client.connect().catch((e: ParleyError) => {
