@@ -128,6 +128,8 @@ try {
 
   await step("phone width: the home screen fits", async () => {
     await ann.setViewportSize({ width: 360, height: 740 });
+    // The sidebar slides away into the drawer.
+    await ann.waitForFunction(() => document.getElementById("sidebar").getBoundingClientRect().right <= 0, null, { timeout: 5000 });
     await visible(section(ann, "Live now").getByRole("link", { name: "Join Morning standup" }), "Join at phone width");
     const overflow = await ann.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     if (overflow > 0) throw new Error(`the page is ${overflow}px wider than the screen`);
