@@ -1,6 +1,9 @@
-// The app shell in Chromium: sign up, the signed-in layout, a reload that
-// keeps the session, sign out, a wrong and a right sign-in, and the drawer
-// at phone width.
+// The app shell in Chromium: sign up (field rules and the server's field
+// errors), the signed-in layout, a reload that keeps the session, sign out, a
+// wrong and a right sign-in, the drawer at phone width, "Reconnecting…"
+// while the Go test's proxy cuts the network and "Connected" after, and
+// presence going "away" after the idle timeout (shortened through the
+// parley.idle_ms storage key), as another user sees it with presence.get.
 import { launch, shot, step } from "./apphelpers.mjs";
 
 const opts = JSON.parse(process.argv[2]);
@@ -8,11 +11,75 @@ const b = await launch(opts);
 const tag = Date.now().toString(36);
 const email = `ann${tag}@example.com`;
 const password = "a long password";
-const expectVisible = async (loc, what) => {
-  await loc.first().waitFor({ state: "visible", timeout: 15000 }).catch(() => {
+const expectVisible = async (loc, what, timeout = 15000) => {
+  await loc.first().waitFor({ state: "visible", timeout }).catch(() => {
     throw new Error(`${what} is not visible`);
   });
 };
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const until = async (fn, what, timeout = 15000) => {
+  const end = Date.now() + timeout;
+  for (;;) {
+    if (await fn()) return;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(250);
+  }
+};
+// control cuts ("down") or restores ("up") the proxy between browser and node.
+const control = async (what) => {
+  const r = await fetch(`${opts.control}/${what}`, { method: "POST" });
+  if (r.status !== 204) throw new Error(`proxy ${what}: ${r.status}`);
+};
+const signUpHTTP = async (handle) => {
+  const r = await fetch(`${opts.url}/v1/auth/signup`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ email: `${handle}@example.com`, password: "a long password", handle, display_name: handle }),
+  });
+  const body = await r.json();
+  if (r.status !== 201) throw new Error(`sign-up ${r.status}: ${JSON.stringify(body)}`);
+  return body;
+};
+// presenceOf asks the server, over its own WebSocket in page (another
+// user's browser), for user's presence status.
+const presenceOf = (page, token, user) =>
+  page.evaluate(
+    async ({ token, user }) => {
+      const ws = new WebSocket(location.origin.replace(/^http/, "ws") + "/v1/ws");
+      const next = (pred) =>
+        new Promise((res, rej) => {
+          const t = setTimeout(() => rej(new Error("no answer")), 10000);
+          ws.onmessage = (m) => {
+            const f = JSON.parse(m.data);
+            if (pred(f)) {
+              clearTimeout(t);
+              res(f);
+            }
+          };
+          ws.onclose = (e) => rej(new Error(`closed ${e.code} ${e.reason}`));
+        });
+      try {
+        await new Promise((res, rej) => {
+          ws.onopen = res;
+          ws.onerror = () => rej(new Error("cannot connect"));
+        });
+        let p = next((f) => f.type === "hello" || f.type === "error");
+        ws.send(JSON.stringify({ type: "auth", token }));
+        const hello = await p;
+        if (hello.type !== "hello") throw new Error(JSON.stringify(hello));
+        p = next((f) => f.type === "res" && f.id === 1);
+        ws.send(JSON.stringify({ type: "req", id: 1, method: "presence.get", params: { users: [user] } }));
+        const r = await p;
+        if (r.error) throw new Error(`presence.get: ${r.error.message}`);
+        return r.result.users?.[0]?.status ?? "none";
+      } finally {
+        ws.onclose = null;
+        ws.close();
+      }
+    },
+    { token, user },
+  );
 
 try {
   const page = await b.newUser({ width: 1280, height: 800 });
@@ -27,10 +94,30 @@ try {
     await page.getByRole("button", { name: "Create an account" }).click();
     await expectVisible(page.getByRole("heading", { name: "Create your Parley account" }), "the sign-up heading");
     await page.getByLabel("Display name").fill("Ann Example");
-    await page.getByLabel("Handle").fill(`ann${tag}`);
+    // The handle of an existing account: the server's error shows at the field.
+    const taken = `taken${tag}`;
+    await signUpHTTP(taken);
+    const handle = page.getByLabel("Handle");
+    await handle.fill("a");
+    await page.getByLabel("Email").focus(); // leaving the field checks it
+    await expectVisible(page.locator("#f-handle-error").getByText("A handle has 2 to 32 characters."), "the inline handle error");
+    if ((await handle.getAttribute("aria-invalid")) !== "true") throw new Error("the handle is not marked invalid");
+    await handle.fill(taken);
+    if (await page.locator("#f-handle-error").isVisible()) throw new Error("the handle error stays after the fix");
     await page.getByLabel("Email").fill(email);
-    await page.getByLabel("Password").fill(password);
-    await page.getByLabel("Password").press("Enter"); // forms submit with Enter
+    const pw = page.getByLabel("Password");
+    await pw.fill("short");
+    const rule = page.locator(".rule", { hasText: "At least 8 characters" });
+    if (await rule.evaluate((el) => el.classList.contains("met"))) throw new Error("the length rule is met by 5 characters");
+    await pw.press("Enter");
+    await expectVisible(page.locator("#f-password-error").getByText("Use at least 8 characters."), "the inline password error");
+    await pw.fill(password);
+    if (!(await rule.evaluate((el) => el.classList.contains("met")))) throw new Error("the length rule is not met by a long password");
+    await pw.press("Enter"); // forms submit with Enter
+    await expectVisible(page.locator("#f-handle-error").getByText("Handle is already taken."), "the server's error next to the handle");
+    await shot(opts, page, "signup-errors");
+    await handle.fill(`ann${tag}`);
+    await pw.press("Enter");
     await expectVisible(page.getByRole("heading", { name: "Welcome, Ann Example" }), "the home screen");
   });
 
@@ -110,6 +197,41 @@ try {
     await shot(opts, phone, "home-phone-drawer");
     await phone.keyboard.press("Escape");
     await phone.waitForFunction(() => document.getElementById("sidebar").getBoundingClientRect().right <= 0, null, { timeout: 5000 });
+  });
+  await step("the network drops: Reconnecting…, then Connected again", async () => {
+    const nav = page.getByRole("navigation", { name: "Sidebar" });
+    await expectVisible(nav.getByText("Connected"), "Connected before the cut");
+    await control("down");
+    await expectVisible(nav.getByText("Reconnecting…"), "the Reconnecting… indicator");
+    const state = await nav.locator(".conn").getAttribute("data-state");
+    if (state !== "reconnecting") throw new Error(`the connection state is ${state}`);
+    await shot(opts, page, "reconnecting");
+    // Stay down over a few retries: each is refused and the indicator stays.
+    await sleep(2500);
+    await expectVisible(nav.getByText("Reconnecting…"), "the indicator while retries fail");
+    await control("up");
+    await expectVisible(nav.getByText("Connected"), "Connected after the network is back", 30000);
+  });
+
+  await step("idle: another user sees Ann away, then online again after input", async () => {
+    const bob = await signUpHTTP(`bob${tag}`);
+    const ann = JSON.parse(await page.evaluate(() => localStorage.getItem("parley.session"))).user.id;
+    const probe = await b.newUser();
+    await probe.goto(opts.url); // the app's origin, signed out
+    // Ann's phone session would keep her online: only this page is hers now.
+    await phone.context().close();
+    // The idle timeout is read at sign-in: set it, then reload.
+    await page.evaluate(() => localStorage.setItem("parley.idle_ms", "3000"));
+    await page.reload();
+    await expectVisible(page.getByRole("navigation", { name: "Sidebar" }).getByText("Connected"), "Connected after the reload");
+    await page.mouse.move(200, 200);
+    await page.mouse.move(220, 240);
+    const first = await presenceOf(probe, bob.access_token, ann);
+    if (first !== "online") throw new Error(`right after input Ann is ${first}, want online`);
+    await until(async () => (await presenceOf(probe, bob.access_token, ann)) === "away", "Ann to be away", 20000);
+    await page.mouse.move(400, 300);
+    await page.keyboard.press("Shift");
+    await until(async () => (await presenceOf(probe, bob.access_token, ann)) === "online", "Ann to be online again", 15000);
   });
   console.log("app shell: ok");
 } finally {

@@ -9,7 +9,9 @@ import * as rooms from "./rooms/index.js";
 import * as calls from "./calls/index.js";
 import { renderAuth } from "./shell/auth.js";
 import { createShell, type Shell } from "./shell/layout.js";
-import { watchPresence } from "./shell/presence.js";
+import { idleTimeout, watchPresence } from "./shell/presence.js";
+import { renderHome } from "./shell/home.js";
+import { Unread } from "./shell/unread.js";
 
 /** The feature modules, installed in this order at every sign-in. */
 export const modules: { install(app: App): void }[] = [chat, rooms, calls];
@@ -21,6 +23,7 @@ function boot(root: HTMLElement): void {
   const client = new ParleyClient({ baseUrl: location.origin });
   let shell: Shell | null = null;
   let stopPresence: (() => void) | null = null;
+  let unread: Unread | null = null;
   let signingOut = false;
 
   const showAuth = () => {
@@ -31,6 +34,8 @@ function boot(root: HTMLElement): void {
   const stop = () => {
     stopPresence?.();
     stopPresence = null;
+    unread?.stop();
+    unread = null;
     shell?.destroy();
     shell = null;
   };
@@ -52,7 +57,14 @@ function boot(root: HTMLElement): void {
     const user = client.user;
     if (!user) return showAuth();
     document.title = "Parley";
-    shell = createShell(root, client, user, () => void signOut());
+    const u = new Unread(client);
+    unread = u;
+    // The title counts conversations with unread messages: "(3) Parley".
+    u.onChange(() => {
+      const n = u.total();
+      document.title = n > 0 ? `(${n}) Parley` : "Parley";
+    });
+    shell = createShell(root, client, user, () => void signOut(), (el) => renderHome(el, client, user, u));
     for (const m of modules) {
       try {
         m.install(shell.app);
@@ -62,7 +74,16 @@ function boot(root: HTMLElement): void {
       }
     }
     shell.start();
-    stopPresence = watchPresence(client);
+    // Marks for load measurements (web/sdk/bench/app_load.mjs): the shell
+    // drawn, and the connection's first hello.
+    performance.mark("parley:shell");
+    const offMark = client.onState((s) => {
+      if (s !== "open") return;
+      offMark();
+      performance.mark("parley:connected");
+    });
+    stopPresence = watchPresence(client, idleTimeout());
+    void u.load();
     client.connect().catch((e: ParleyError) => {
       // A refused session signs out (onSession below); other failures
       // keep retrying in the background.

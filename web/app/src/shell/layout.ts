@@ -41,7 +41,8 @@ export function initials(u: User): string {
   return s.toUpperCase();
 }
 
-export function createShell(root: HTMLElement, client: ParleyClient, user: User, signOut: () => void): Shell {
+/** createShell draws the signed-in layout; home renders the "#/" route. */
+export function createShell(root: HTMLElement, client: ParleyClient, user: User, signOut: () => void, home: Render): Shell {
   const routes: Route[] = [];
   const sections: Section[] = [];
   const signOutHooks: (() => void)[] = [];
@@ -188,41 +189,6 @@ export function createShell(root: HTMLElement, client: ParleyClient, user: User,
   };
 
   // ---- routes ----
-  const home: Render = (el) => {
-    const sorted = [...sections].sort((a, b) => a.order - b.order);
-    const cards = sorted.map((s) => {
-      const hash = `#/${s.id}`;
-      const routed = routes.some((r) => r.pattern.test(hash));
-      return h(
-        "li",
-        { class: "card" },
-        routed
-          ? h("a", { href: hash, class: "card-link" }, h("strong", null, s.title), h("span", { class: "muted" }, "Open →"))
-          : h(
-              "button",
-              {
-                type: "button",
-                class: "card-link",
-                onclick: () => {
-                  if (phone.matches) setDrawer(true);
-                  (s.wrap.querySelector("a, button") as HTMLElement | null)?.focus();
-                },
-              },
-              h("strong", null, s.title),
-              h("span", { class: "muted" }, "In the sidebar"),
-            ),
-      );
-    });
-    el.appendChild(
-      h(
-        "div",
-        { class: "home" },
-        h("h1", null, `Welcome, ${user.display_name}`),
-        h("p", { class: "lead muted" }, "Messages, live rooms and calls, all in one place."),
-        cards.length ? h("ul", { class: "cards", "aria-label": "Sections" }, cards) : null,
-      ),
-    );
-  };
   const notFound: Render = (el) => {
     el.appendChild(h("div", { class: "empty" }, h("h1", null, "Nothing here"), h("p", null, h("a", { href: "#/" }, "Go home"))));
   };

@@ -4,6 +4,22 @@ import type { ParleyClient } from "../../../sdk/src/client.js";
 
 export const IDLE_MS = 5 * 60 * 1000;
 
+/** The localStorage key that overrides the idle timeout (milliseconds, at
+ * least 1000), read at sign-in: tests set it to see "away" without waiting
+ * five minutes. */
+export const IDLE_KEY = "parley.idle_ms";
+
+/** idleTimeout returns the idle timeout: IDLE_MS unless overridden. */
+export function idleTimeout(): number {
+  try {
+    const v = Number(localStorage.getItem(IDLE_KEY));
+    if (Number.isFinite(v) && v >= 1000) return v;
+  } catch {
+    // Storage disabled: the default.
+  }
+  return IDLE_MS;
+}
+
 /** watchPresence starts tracking; the returned function stops it. */
 export function watchPresence(client: ParleyClient, idleMs = IDLE_MS): () => void {
   let timer: ReturnType<typeof setTimeout> | undefined;
