@@ -71,7 +71,7 @@ try {
 
   await step("the listener sees it live in the lobby and joins", async () => {
     await lis.goto(opts.url + "/#/rooms");
-    const card = lis.getByRole("list", { name: "Live rooms" }).getByRole("link", { name: title });
+    const card = lis.getByRole("list", { name: "Live rooms" }).getByRole("link", { name: `Join ${title}` });
     await visible(card, "the live room in the listener's lobby", 20000);
     await visible(lis.getByRole("list", { name: "Live rooms" }).getByText("Hana Host"), "the host's name on the card");
     await visible(lis.getByRole("list", { name: "Live rooms" }).getByText("1 on stage"), "the stage's size on the card");
@@ -134,7 +134,9 @@ try {
     await lis.getByLabel("Write a comment").press("Enter");
     const c = host.getByRole("list", { name: "Comments" }).getByText("Hello from the audience");
     await visible(c, "the comment on the host's page");
-    await host.locator(".rm-comment", { hasText: "Hello from the audience" }).getByRole("button", { name: /Pin comment/ }).click();
+    const row = host.locator(".rm-comment", { hasText: "Hello from the audience" });
+    await row.getByLabel(/Actions for comment/).click();
+    await row.getByRole("menuitem", { name: /Pin comment/ }).click();
     await visible(lis.locator(".rm-pinned", { hasText: "Hello from the audience" }), "the pinned comment on the listener's page");
   });
 
