@@ -96,7 +96,8 @@ function drawScheduled(app: App, rooms: Rooms, root: HTMLElement, w: RoomWatch, 
       app.toast(e?.message ?? String(e), "error");
     }
   });
-  const host = s.you.role === "host";
+  // Before the start nobody has joined: the host is told by the room's host field.
+  const host = s.host === app.conn.user?.id;
   clear(root);
   root.appendChild(h("div", { class: "rm-scheduled" },
     h("div", { class: "rm-hero-card" },
@@ -276,6 +277,7 @@ function drawLive(app: App, rooms: Rooms, root: HTMLElement, w: RoomWatch, hooks
   const drawAudioState = () => {
     const a = hooks.getAudio();
     audioState.dataset.state = a?.state ?? "none";
+    audioState.dataset.rejoins = String(a?.rejoins ?? 0);
     if (!a) audioState.textContent = "";
     else if (a.state === "reconnecting") audioState.textContent = "Reconnecting audio…";
     else if (onStage() && !st().you.muted) audioState.textContent = "You're live";
