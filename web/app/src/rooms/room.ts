@@ -191,7 +191,11 @@ function drawLive(app: App, rooms: Rooms, root: HTMLElement, w: RoomWatch, hooks
   const stageH = h("h2", { id: "rm-stage-h" });
   const stageGrid = h("ul", { class: "rm-stage", "aria-label": "Speakers" });
   const tiles = new Map<string, HTMLLIElement>();
-  const drawStage = () => {
+  let stageKey = "";
+  const drawStage = (force = false) => {
+    const key = `${st().you.role}|${st().invited.join()}|` + st().stage.map((m) => `${m.user}:${m.role}:${m.muted}:${!!m.locked}`).join();
+    if (!force && key === stageKey) return;
+    stageKey = key;
     clear(stageGrid);
     tiles.clear();
     stageH.textContent = `On stage · ${st().stage.length}`;
@@ -362,20 +366,47 @@ function drawLive(app: App, rooms: Rooms, root: HTMLElement, w: RoomWatch, hooks
   const audienceH = h("h2", { id: "rm-aud-h" });
   const audienceList = h("ul", { class: "rm-audience", "aria-label": "Audience" });
   const audienceMore = h("p", { class: "rm-more" });
+  // Patched per user, so that an open menu survives the count updates.
+  const audEls = new Map<string, { li: HTMLLIElement; key: string }>();
+  let audMode = "";
   const drawAudience = () => {
     const n = Math.max(st().counts.listeners ?? 0, st().listeners.length);
     clear(audienceH);
     audienceH.append("Audience ", h("span", { class: "rm-panel-count" }, `· ${n}`));
-    clear(audienceList);
+    const mode = `${st().you.role}`;
+    if (mode !== audMode) {
+      audMode = mode;
+      clear(audienceList);
+      audEls.clear();
+    }
     const shown = st().listeners.slice(0, audienceShown);
+    const keep = new Set<string>();
+    let prev: Element | null = null;
     for (const u of shown) {
+      keep.add(u);
       const hand = st().hands.includes(u) || (u === me && st().you.hand);
-      audienceList.appendChild(h("li", { class: "rm-aud", dataset: { user: u } },
-        avatarEl(conn, u, "rm-avatar rm-avatar-md"),
-        hand ? h("span", { class: "rm-aud-hand", role: "img", "aria-label": "hand raised" }, "✋") : null,
-        nameEl(conn, u),
-        u === me ? h("span", { class: "rm-you" }, "you") : null,
-        personMenu(u, "listener", false, false)));
+      const key = `${hand}:${st().invited.includes(u)}`;
+      let c = audEls.get(u);
+      if (!c || c.key !== key) {
+        const li = h("li", { class: "rm-aud", dataset: { user: u } },
+          avatarEl(conn, u, "rm-avatar rm-avatar-md"),
+          hand ? h("span", { class: "rm-aud-hand", role: "img", "aria-label": "hand raised" }, "✋") : null,
+          nameEl(conn, u),
+          u === me ? h("span", { class: "rm-you" }, "you") : null,
+          personMenu(u, "listener", false, false));
+        if (c) c.li.replaceWith(li);
+        c = { li, key };
+        audEls.set(u, c);
+      }
+      const want: Element | null = prev ? prev.nextElementSibling : audienceList.firstElementChild;
+      if (want !== c.li) audienceList.insertBefore(c.li, want);
+      prev = c.li;
+    }
+    for (const [u, c] of audEls) {
+      if (!keep.has(u)) {
+        c.li.remove();
+        audEls.delete(u);
+      }
     }
     audienceMore.textContent = n > shown.length ? `+${n - shown.length} more listening` : shown.length ? "" : "Nobody in the audience yet.";
   };
@@ -586,7 +617,8 @@ function drawLive(app: App, rooms: Rooms, root: HTMLElement, w: RoomWatch, hooks
         h("div", { class: "rm-composer" }, commentForm, composerNote))),
   );
   const drawRoleParts = () => {
-    drawStage();
+    audMode = "";
+    drawStage(true);
     drawControls();
     drawHands();
     drawAudience();
