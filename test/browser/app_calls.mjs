@@ -82,12 +82,13 @@ try {
       }, `audio arriving in ${who}'s page`, 30000);
       console.log(`${who} received ${s.packets} packets, energy ${s.energy.toFixed(4)}`);
     }
+    await visible(a.getByRole("timer", { name: "Call duration" }).getByText(/^\d+:\d\d$/), "the call's duration");
     await shot(opts, a, "call");
   });
 
   await step("A mutes, then both leave", async () => {
-    await a.getByRole("button", { name: "🔇 Mute" }).click();
-    await visible(a.getByRole("button", { name: "🎙 Unmute" }), "A's unmute button");
+    await a.getByRole("button", { name: "Mute", exact: true }).click();
+    await visible(a.getByRole("button", { name: "Unmute", exact: true }), "A's unmute button");
     await a.getByRole("button", { name: "Leave call" }).click();
     await bob.getByRole("button", { name: "Leave call" }).click();
     for (const [p, who] of [[a, "A"], [bob, "B"]]) {

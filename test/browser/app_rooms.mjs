@@ -7,6 +7,7 @@
 // flying reaction and a poll go round; the host ends the room and both see
 // the summary.
 import { launch, shot, step } from "./apphelpers.mjs";
+import { bots } from "./app_rooms_bots.mjs";
 
 const opts = JSON.parse(process.argv[2]);
 const b = await launch(opts);
@@ -71,7 +72,7 @@ try {
 
   await step("the listener sees it live in the lobby and joins", async () => {
     await lis.goto(opts.url + "/#/rooms");
-    const card = lis.getByRole("list", { name: "Live rooms" }).getByRole("link", { name: title });
+    const card = lis.getByRole("list", { name: "Live rooms" }).getByRole("link", { name: `Join ${title}` });
     await visible(card, "the live room in the listener's lobby", 20000);
     await visible(lis.getByRole("list", { name: "Live rooms" }).getByText("Hana Host"), "the host's name on the card");
     await visible(lis.getByRole("list", { name: "Live rooms" }).getByText("1 on stage"), "the stage's size on the card");
@@ -98,6 +99,38 @@ try {
     await lis.getByRole("button", { name: "Accept" }).click();
     await visible(lis.getByRole("button", { name: "🎙 Unmute" }), "the listener on stage (muted)");
     await visible(host.locator(`.rm-stage [data-user="${lisId}"]`), "the new speaker on the host's stage");
+  });
+
+  await step("the room fills up: a second speaker, listeners, comments, a pinned comment, a poll", async () => {
+    const room = (await host.evaluate(() => location.hash)).replace("#/room/", "");
+    const people = await bots(b, opts.url);
+    const mia = await people.add("Mia Speaker");
+    for (const n of ["Mia Speaker", "Noah Park", "Olivia Chen", "Pat Rivera"]) {
+      if (n !== "Mia Speaker") await people.add(n);
+      await people.enter(n, room);
+    }
+    await people.req("Mia Speaker", "room.hand", { room, raised: true });
+    await host.getByRole("button", { name: "Invite Mia Speaker to speak" }).click();
+    await until(async () => people.req("Mia Speaker", "room.invite.answer", { room, accept: true }).then(() => true, () => false), "Mia's accepted invitation");
+    await visible(host.locator(`.rm-stage [data-user="${mia}"]`), "the second speaker on the stage");
+    await visible(host.locator(".rm-audience .rm-aud"), "the listeners in the audience");
+    await people.req("Noah Park", "room.comment", { room, text: "Great topic! Glad I caught this live 🎧" });
+    await people.req("Olivia Chen", "room.comment", { room, text: "Could you cover echo cancellation next?" });
+    await people.req("Pat Rivera", "room.comment", { room, text: "Greetings from Lisbon 👋" });
+    const row = host.locator(".rm-comment", { hasText: "echo cancellation" });
+    await row.getByLabel(/Actions for comment/).click();
+    await row.getByRole("menuitem", { name: /Pin comment/ }).click();
+    await visible(lis.locator(".rm-pinned", { hasText: "echo cancellation" }), "the pinned comment on the speaker's page");
+    await host.getByRole("button", { name: "📊 New poll" }).click();
+    await host.getByLabel("Poll question").fill("What should we cover next?");
+    await host.getByLabel("Option 1").fill("Codecs");
+    await host.getByLabel("Option 2").fill("Latency");
+    await host.getByRole("button", { name: "Open poll" }).click();
+    const poll = host.locator(".rm-poll", { hasText: "What should we cover next?" });
+    await visible(poll, "the poll on the host's page");
+    const n = await poll.getAttribute("data-poll");
+    for (const [who, opt] of [["Noah Park", 0], ["Olivia Chen", 1], ["Pat Rivera", 1]]) await people.req(who, "room.poll.vote", { room, poll: Number(n), option: opt });
+    await visible(poll.getByText("3 votes"), "the votes on the host's page");
   });
 
   await step("the new speaker unmutes and the host hears them", async () => {
@@ -134,7 +167,9 @@ try {
     await lis.getByLabel("Write a comment").press("Enter");
     const c = host.getByRole("list", { name: "Comments" }).getByText("Hello from the audience");
     await visible(c, "the comment on the host's page");
-    await host.locator(".rm-comment", { hasText: "Hello from the audience" }).getByRole("button", { name: /Pin comment/ }).click();
+    const row = host.locator(".rm-comment", { hasText: "Hello from the audience" });
+    await row.getByLabel(/Actions for comment/).click();
+    await row.getByRole("menuitem", { name: /Pin comment/ }).click();
     await visible(lis.locator(".rm-pinned", { hasText: "Hello from the audience" }), "the pinned comment on the listener's page");
   });
 
@@ -165,7 +200,7 @@ try {
     for (const [p, who] of [[host, "host"], [lis, "listener"]]) {
       await visible(p.getByRole("heading", { name: "Room ended" }), `the summary on the ${who}'s page`);
       await visible(p.getByText("Peak in the room"), `the peak on the ${who}'s page`);
-      await visible(p.locator(".rm-stat", { hasText: "Comments" }).getByText("1", { exact: true }), `the comment count on the ${who}'s page`);
+      await visible(p.locator(".rm-stat", { hasText: "Comments" }).getByText("4", { exact: true }), `the comment count on the ${who}'s page`);
       await visible(p.locator(".rm-summary .rm-poll", { hasText: "More audio hours?" }), `the poll result on the ${who}'s page`);
     }
     await visible(lis.locator(".rm-summary").getByText("Leo Listener"), "the listener among the speakers");

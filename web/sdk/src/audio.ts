@@ -12,7 +12,7 @@
 // (the server renegotiates only with the others): the track is attached
 // while the policy allows sending and nobody muted it, and detached
 // otherwise (a cooperating client stops capturing when told so).
-import type { Conn, Push, StreamEvent, Subscription } from "./types.js";
+import type { Conn, ConnState, Push, StreamEvent, Subscription } from "./types.js";
 import { ParleyError } from "./types.js";
 
 export interface MediaPolicy {
@@ -77,6 +77,10 @@ export interface AudioSession {
   mute(muted: boolean): Promise<void>;
   /** leave leaves the session (media.leave) and releases everything. */
   leave(): Promise<void>;
+  /** close releases everything here without telling the server: for a
+   * session whose participant the server already dropped (the connection
+   * closed). */
+  close(): void;
   /** onSpeakers calls fn with the active speakers (loudest first) when they
    * change; returns a function that stops it. */
   onSpeakers(fn: (speakers: Speaker[]) => void): () => void;
@@ -303,6 +307,9 @@ export async function joinAudio(conn: Conn, session: string, opts: JoinAudioOpti
       cleanup();
       await conn.request("media.leave", { session }).catch(() => {});
     },
+    close() {
+      if (!closed) cleanup();
+    },
     onSpeakers(fn) {
       speakerFns.add(fn);
       if (!speakersSub && !closed) {
@@ -371,4 +378,164 @@ export async function joinAudio(conn: Conn, session: string, opts: JoinAudioOpti
     throw e;
   }
   return api;
+}
+
+/** StatefulConn is a connection that tells its state (ParleyClient). */
+export interface StatefulConn extends Conn {
+  readonly state: ConnState;
+  onState(cb: (s: ConnState) => void): () => void;
+}
+
+/** KeptAudioState: "connected" while joined; "reconnecting" after the
+ * connection dropped (the server removed the participant) until the audio is
+ * joined again; "closed" after leave() or when the server ended it. */
+export type KeptAudioState = "connected" | "reconnecting" | "closed";
+
+export interface KeptAudio {
+  readonly session: string;
+  readonly state: KeptAudioState;
+  /** The current audio session (null while reconnecting or closed). */
+  readonly audio: AudioSession | null;
+  /** How many times the audio was joined again. */
+  readonly rejoins: number;
+  /** Muted here; kept across rejoins. */
+  readonly muted: boolean;
+  mute(muted: boolean): Promise<void>;
+  leave(): Promise<void>;
+  /** onChange is told of every state change and of each new audio session
+   * (subscribe again to its onPolicy/onSpeakers there). */
+  onChange(fn: (state: KeptAudioState, audio: AudioSession | null) => void): () => void;
+  /** onClosed is told once, with the reason, when the audio ends for good. */
+  onClosed(fn: (reason: string) => void): () => void;
+}
+
+/** Errors after which joining again is pointless. */
+const finalCodes = new Set(["forbidden", "not_found", "closed", "unauthenticated", "invalid_argument"]);
+
+/** keepAudio joins the audio of session like joinAudio, and joins it again
+ * by itself when the connection comes back after a drop: the server drops
+ * a media participant whose connection closed. A session the server ends
+ * (media.closed: session_ended, replaced, removed...) stays ended. */
+export async function keepAudio(conn: StatefulConn, session: string, opts: JoinAudioOptions = {}): Promise<KeptAudio> {
+  let audio: AudioSession | null = null;
+  let state: KeptAudioState = "connected";
+  let muted = false;
+  let rejoins = 0;
+  let failures = 0;
+  let joining = false;
+  const changeFns = new Set<(s: KeptAudioState, a: AudioSession | null) => void>();
+  const closedFns = new Set<(r: string) => void>();
+
+  const set = (s: KeptAudioState) => {
+    state = s;
+    for (const fn of changeFns) fn(s, audio);
+  };
+  const finish = (reason: string) => {
+    if (state === "closed") return;
+    offState();
+    const a = audio;
+    audio = null;
+    a?.close();
+    set("closed");
+    for (const fn of closedFns) fn(reason);
+  };
+  const adopt = (a: AudioSession) => {
+    audio = a;
+    failures = 0;
+    a.onClosed((reason) => {
+      if (audio !== a) return;
+      audio = null;
+      // A failed transport while (or just before) the connection drops is
+      // the drop itself: wait for the connection and join again.
+      if (reason === "connect_failed") {
+        set("reconnecting");
+        void rejoin();
+      } else finish(reason);
+    });
+  };
+  const isClosed = () => state === "closed";
+  const rejoin = async (): Promise<void> => {
+    if (joining || state === "closed" || conn.state !== "open") return;
+    joining = true;
+    try {
+      const a = await joinAudio(conn, session, opts);
+      joining = false;
+      if (isClosed()) {
+        await a.leave();
+        return;
+      }
+      if (muted) await a.mute(true);
+      rejoins++;
+      adopt(a);
+      set("connected");
+    } catch (e: any) {
+      joining = false;
+      if (isClosed()) return;
+      if (finalCodes.has(e?.code) || ++failures >= 5) {
+        finish(e?.code ?? "rejoin_failed");
+        return;
+      }
+      // Try again shortly; a drop meanwhile retries when the connection is back.
+      setTimeout(() => void rejoin(), 500 * failures);
+    }
+  };
+  const offState = conn.onState((s) => {
+    if (state === "closed") return;
+    if (s === "open") {
+      if (state === "reconnecting") void rejoin();
+      return;
+    }
+    // The connection dropped: the server removes the participant.
+    if (audio) {
+      const a = audio;
+      audio = null;
+      a.close();
+    }
+    if (state !== "reconnecting") set("reconnecting");
+  });
+
+  try {
+    adopt(await joinAudio(conn, session, opts));
+  } catch (e) {
+    offState();
+    throw e;
+  }
+
+  return {
+    session,
+    get state() {
+      return state;
+    },
+    get audio() {
+      return audio;
+    },
+    get rejoins() {
+      return rejoins;
+    },
+    get muted() {
+      return muted;
+    },
+    async mute(m: boolean) {
+      muted = m;
+      if (audio) await audio.mute(m);
+    },
+    async leave() {
+      if (state === "closed") return;
+      const a = audio;
+      audio = null;
+      offState();
+      state = "closed";
+      for (const fn of changeFns) fn("closed", null);
+      if (a) await a.leave();
+      else await conn.request("media.leave", { session }).catch(() => {});
+    },
+    onChange(fn) {
+      changeFns.add(fn);
+      return () => changeFns.delete(fn);
+    },
+    onClosed(fn) {
+      closedFns.add(fn);
+      return () => closedFns.delete(fn);
+    },
+  };
 }

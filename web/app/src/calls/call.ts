@@ -3,13 +3,14 @@
 // the current call, kept across screens until "Leave".
 import type { App } from "../app.js";
 import { Calls, CallWatch, type CallState } from "../../../sdk/src/calls.js";
-import { joinAudio, type AudioSession } from "../../../sdk/src/audio.js";
+import { keepAudio, type KeptAudio } from "../../../sdk/src/audio.js";
+import { icon } from "./icons.js";
 import { h, clear } from "../ui/dom.js";
 import { avatarEl, nameEl } from "./people.js";
 
 interface Current {
   call: string;
-  audio: AudioSession;
+  audio: KeptAudio;
   watch: CallWatch;
 }
 
@@ -59,9 +60,9 @@ export async function joinCall(app: App, calls: Calls, call: string): Promise<vo
   try {
     if (cur) await leaveCall();
     const watch = await acquire(calls, call);
-    let audio: AudioSession;
+    let audio: KeptAudio;
     try {
-      audio = await joinAudio(app.conn, call, { microphone: true, events: watch });
+      audio = await keepAudio(app.client, call, { microphone: true, events: watch });
     } catch (e) {
       release(call);
       throw e;
@@ -74,6 +75,7 @@ export async function joinCall(app: App, calls: Calls, call: string): Promise<vo
       if (reason !== "session_ended") app.toast(`The call's audio stopped (${reason.replace(/_/g, " ")})`, "error");
       changed();
     });
+    audio.onChange(() => changed());
     changed();
   } catch (e: any) {
     app.toast(`Could not join the call: ${e?.message ?? e}`, "error");
@@ -165,9 +167,13 @@ export function renderCall(app: App, calls: Calls, main: HTMLElement, call: stri
   clear(main);
   const me = app.user.id;
   const status = h("p", { class: "cl-status", "aria-live": "polite" }, "Loading the call…");
+  const timer = h("span", { class: "cl-timer", role: "timer", "aria-label": "Call duration" }, "");
   const list = h("ul", { class: "cl-people", "aria-label": "Participants" });
   const controls = h("div", { class: "cl-controls", role: "group", "aria-label": "Call controls" });
-  main.appendChild(h("div", { class: "cl-page cl-call" }, h("h1", null, "Call"), status, list, controls));
+  main.appendChild(h("div", { class: "cl-call" },
+    h("header", { class: "cl-call-head" }, h("h1", null, "Call"), timer, status),
+    h("div", { class: "cl-stage" }, list),
+    h("div", { class: "cl-bar" }, controls)));
   let watch: CallWatch | null = null;
   let off: (() => void) | null = null;
   let stopped = false;
@@ -179,8 +185,9 @@ export function renderCall(app: App, calls: Calls, main: HTMLElement, call: stri
   const drawPeople = (s: CallState) => {
     clear(list);
     items.clear();
+    list.dataset.count = String(Math.min(s.members.length, 9));
     for (const u of s.members) {
-      const li = h("li", { class: "cl-person", dataset: { user: u, in: String(s.in.has(u)) } },
+      const li = h("li", { class: "cl-person", dataset: { user: u, in: String(s.in.has(u)), ringing: String(s.ringing.has(u)) } },
         h("span", { class: "cl-ring-wrap" }, avatarEl(app.conn, u, "cl-avatar cl-avatar-lg")),
         h("span", { class: "cl-who" }, nameEl(app.conn, u), u === me ? " (you)" : ""),
         h("span", { class: "cl-member-status" }, memberStatus(s, u)));
@@ -192,11 +199,30 @@ export function renderCall(app: App, calls: Calls, main: HTMLElement, call: stri
   const drawSpeaking = (s: CallState) => {
     for (const [u, li] of items) li.classList.toggle("cl-speaking", s.speaking.has(u));
   };
+  const fmt = (ms: number) => {
+    const t = Math.max(0, Math.floor(ms / 1000));
+    const hh = Math.floor(t / 3600);
+    const mm = Math.floor((t % 3600) / 60);
+    const ss = String(t % 60).padStart(2, "0");
+    return hh ? `${hh}:${String(mm).padStart(2, "0")}:${ss}` : `${mm}:${ss}`;
+  };
+  const tick = () => {
+    const s = watch?.state;
+    if (!s || !s.startedAt) {
+      timer.textContent = "";
+      return;
+    }
+    if (s.status === "ended") timer.textContent = fmt(s.durationMs ?? (Date.parse(s.endedAt ?? "") - Date.parse(s.startedAt)));
+    else timer.textContent = fmt(Date.now() - Date.parse(s.startedAt));
+  };
+  const clock = setInterval(tick, 1000);
   const drawStatus = (s: CallState) => {
+    tick();
     if (s.status === "ended") {
       const secs = Math.round((s.durationMs ?? 0) / 1000);
       status.textContent = `Call ended${s.endReason ? ` (${s.endReason.replace(/_/g, " ")})` : ""} · ${Math.floor(secs / 60)} min ${secs % 60} s`;
-    } else if (cur?.call === call) status.textContent = `Connected · ${s.in.size} in the call`;
+    } else if (cur?.call === call && cur.audio.state === "reconnecting") status.textContent = "Reconnecting audio…";
+    else if (cur?.call === call) status.textContent = `Connected · ${s.in.size} in the call`;
     else status.textContent = `${s.in.size} in the call · ${s.ringing.size} ringing`;
   };
   const drawControls = () => {
@@ -206,17 +232,17 @@ export function renderCall(app: App, calls: Calls, main: HTMLElement, call: stri
     if (cur?.call === call) {
       const a = cur.audio;
       const mute = h("button", {
-        type: "button", class: "cl-mute", "aria-pressed": String(a.muted),
+        type: "button", class: "cl-round cl-mute", "aria-pressed": String(a.muted),
         onclick: async () => {
           await a.mute(!a.muted);
           drawControls();
         },
-      }, a.muted ? "🎙 Unmute" : "🔇 Mute");
-      controls.append(mute, h("button", { type: "button", class: "cl-decline", onclick: () => void leaveCall() }, "Leave call"));
+      }, icon(a.muted ? "micOff" : "mic", 20), a.muted ? "Unmute" : "Mute");
+      controls.append(mute, h("button", { type: "button", class: "cl-round cl-decline cl-hangup", onclick: () => void leaveCall() }, icon("phoneOff", 20), "Leave call"));
     } else if (s.status === "active") {
-      controls.appendChild(h("button", { type: "button", class: "cl-accept", onclick: () => void joinCall(app, calls, call) }, "📞 Join call"));
+      controls.appendChild(h("button", { type: "button", class: "cl-round cl-accept", onclick: () => void joinCall(app, calls, call) }, "📞 Join call"));
       if (s.ringing.has(me)) {
-        controls.appendChild(h("button", { type: "button", class: "cl-decline", onclick: () => calls.decline(call).catch((e) => app.toast(e.message, "error")) }, "Decline"));
+        controls.appendChild(h("button", { type: "button", class: "cl-round cl-decline", onclick: () => calls.decline(call).catch((e) => app.toast(e.message, "error")) }, "Decline"));
       }
     } else {
       controls.appendChild(h("a", { href: "#/calls", class: "cl-button" }, "Start another call"));
@@ -246,6 +272,7 @@ export function renderCall(app: App, calls: Calls, main: HTMLElement, call: stri
   const offCur = onCurrentChange(drawAll);
   return () => {
     stopped = true;
+    clearInterval(clock);
     off?.();
     offCur();
     if (watch) release(call);

@@ -37,9 +37,17 @@ export function nameEl(conn: Conn, id: string, cls = "rm-name"): HTMLSpanElement
   return el;
 }
 
-/** avatarEl is a round badge with the user's initials. */
+/** hue is a stable color of a user id, so that faces are told apart. */
+export function hue(id: string): number {
+  let x = 0;
+  for (let i = 0; i < id.length; i++) x = (x * 31 + id.charCodeAt(i)) >>> 0;
+  return x % 360;
+}
+
+/** avatarEl is a round badge with the user's initials, in the user's color. */
 export function avatarEl(conn: Conn, id: string, cls = "rm-avatar"): HTMLSpanElement {
   const el = h("span", { class: cls, "aria-hidden": "true" }, "");
+  el.style.background = `hsl(${hue(id)} 55% 46%)`;
   void person(conn, id).then((p) => {
     el.textContent = initials(p.display_name || p.handle);
   });
