@@ -2,43 +2,15 @@
 // a call to B by user id; B's page rings (wherever B is), B accepts; both
 // are connected, hear each other (RTP packets with audio energy arriving in
 // each page), A mutes, and both leave.
-import { launch, shot, step } from "./apphelpers.mjs";
+import { launch, shot, step, visible, until, inbound } from "./apphelpers.mjs";
+import * as helpers from "./apphelpers.mjs";
 
 const opts = JSON.parse(process.argv[2]);
 const b = await launch(opts);
 const tag = Date.now().toString(36);
-const visible = async (loc, what, timeout = 15000) => {
-  await loc.first().waitFor({ state: "visible", timeout }).catch(() => {
-    throw new Error(`${what} is not visible`);
-  });
-};
-const until = async (fn, what, ms = 20000) => {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    const v = await fn();
-    if (v) return v;
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-};
 
-async function signUp(page, name, handle) {
-  await page.goto(opts.url);
-  await page.getByRole("button", { name: "Create an account" }).click();
-  await page.getByLabel("Display name").fill(name);
-  await page.getByLabel("Handle").fill(handle);
-  await page.getByLabel("Email").fill(`${handle}@example.com`);
-  await page.getByLabel("Password").fill("a long password");
-  await page.getByLabel("Password").press("Enter");
-  await visible(page.getByRole("heading", { name: `Welcome, ${name}` }), `${name}'s home screen`);
-}
+const signUp = (page, name, handle) => helpers.signUp(opts, page, name, handle);
 
-const inbound = (page) => page.evaluate(async () => {
-  const all = await window.parleyAudioStats();
-  let packets = 0, energy = 0;
-  for (const s of all) for (const r of s.inbound) { packets += r.packetsReceived; energy += r.totalAudioEnergy; }
-  return { packets, energy, sessions: all.length, connection: all.map((s) => s.connection).join(",") };
-});
 
 try {
   const a = await b.newUser({ width: 1280, height: 800 });

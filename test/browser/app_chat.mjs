@@ -3,7 +3,8 @@
 // ways, an unread badge that clears, a reaction, a thread reply, a mention
 // completed from the keyboard, an image upload, search with jump-to, and
 // the channel at phone width.
-import { launch, shot, step } from "./apphelpers.mjs";
+import { launch, shot, step, visible, until } from "./apphelpers.mjs";
+import * as helpers from "./apphelpers.mjs";
 import { deflateSync } from "node:zlib";
 
 // png encodes an RGB image (pixel(x, y) -> [r, g, b]) as a PNG file.
@@ -56,35 +57,13 @@ function chart() {
 const opts = JSON.parse(process.argv[2]);
 const b = await launch(opts);
 const tag = Date.now().toString(36).slice(-6);
-const visible = async (loc, what, timeout = 15000) => {
-  await loc.first().waitFor({ state: "visible", timeout }).catch(() => {
-    throw new Error(`${what} is not visible`);
-  });
-};
 const hidden = async (loc, what, timeout = 15000) => {
   await loc.first().waitFor({ state: "hidden", timeout }).catch(() => {
     throw new Error(`${what} is still visible`);
   });
 };
-const until = async (fn, what, timeout = 15000) => {
-  const end = Date.now() + timeout;
-  for (;;) {
-    if (await fn()) return;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-};
 
-async function signUp(page, name, handle) {
-  await page.goto(opts.url);
-  await page.getByRole("button", { name: "Create an account" }).click();
-  await page.getByLabel("Display name").fill(name);
-  await page.getByLabel("Handle").fill(handle);
-  await page.getByLabel("Email").fill(`${handle}@example.com`);
-  await page.getByLabel("Password").fill("a long password");
-  await page.getByLabel("Password").press("Enter");
-  await visible(page.getByRole("heading", { name: `Welcome, ${name}` }), `${name}'s home screen`);
-}
+const signUp = (page, name, handle) => helpers.signUp(opts, page, name, handle);
 
 const log = (page) => page.getByRole("log");
 const msg = (page, text) => log(page).locator("li.msg", { hasText: text });

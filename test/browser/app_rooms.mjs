@@ -6,47 +6,16 @@
 // the speaking ring); the host mutes the listener; a comment, a pin, a
 // flying reaction and a poll go round; the host ends the room and both see
 // the summary.
-import { launch, shot, step } from "./apphelpers.mjs";
+import { launch, shot, step, visible, until, inbound } from "./apphelpers.mjs";
+import * as helpers from "./apphelpers.mjs";
 import { bots } from "./app_rooms_bots.mjs";
 
 const opts = JSON.parse(process.argv[2]);
 const b = await launch(opts);
 const tag = Date.now().toString(36);
-const visible = async (loc, what, timeout = 15000) => {
-  await loc.first().waitFor({ state: "visible", timeout }).catch(() => {
-    throw new Error(`${what} is not visible`);
-  });
-};
-const until = async (fn, what, ms = 20000) => {
-  const end = Date.now() + ms;
-  let last;
-  while (Date.now() < end) {
-    last = await fn();
-    if (last) return last;
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-};
 
-async function signUp(page, name, handle) {
-  await page.goto(opts.url);
-  await page.getByRole("button", { name: "Create an account" }).click();
-  await page.getByLabel("Display name").fill(name);
-  await page.getByLabel("Handle").fill(handle);
-  await page.getByLabel("Email").fill(`${handle}@example.com`);
-  await page.getByLabel("Password").fill("a long password");
-  await page.getByLabel("Password").press("Enter");
-  await visible(page.getByRole("heading", { name: `Welcome, ${name}` }), `${name}'s home screen`);
-  return page.evaluate(() => JSON.parse(localStorage.getItem("parley.session")).user.id);
-}
+const signUp = (page, name, handle) => helpers.signUp(opts, page, name, handle);
 
-// inbound sums the audio received by a page's audio sessions.
-const inbound = (page) => page.evaluate(async () => {
-  const all = await window.parleyAudioStats();
-  let packets = 0, energy = 0;
-  for (const s of all) for (const r of s.inbound) { packets += r.packetsReceived; energy += r.totalAudioEnergy; }
-  return { packets, energy, sessions: all.length, connection: all.map((s) => s.connection).join(","), errors: all.flatMap((s) => s.errors) };
-});
 
 try {
   const host = await b.newUser({ width: 1280, height: 900 });

@@ -5,38 +5,15 @@
 // who sees it); a workspace room created in the UI, seen by a member and
 // hidden from others; the audio joining again by itself after the
 // WebSocket drops.
-import { launch, shot, step } from "./apphelpers.mjs";
+import { launch, shot, step, visible, until } from "./apphelpers.mjs";
+import * as helpers from "./apphelpers.mjs";
 import { bots } from "./app_rooms_bots.mjs";
 
 const opts = JSON.parse(process.argv[2]);
 const b = await launch(opts);
 const tag = Date.now().toString(36);
-const visible = async (loc, what, timeout = 15000) => {
-  await loc.first().waitFor({ state: "visible", timeout }).catch(() => {
-    throw new Error(`${what} is not visible`);
-  });
-};
-const until = async (fn, what, ms = 20000) => {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    const v = await fn();
-    if (v) return v;
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-};
 
-async function signUp(page, name, handle) {
-  await page.goto(opts.url);
-  await page.getByRole("button", { name: "Create an account" }).click();
-  await page.getByLabel("Display name").fill(name);
-  await page.getByLabel("Handle").fill(handle);
-  await page.getByLabel("Email").fill(`${handle}@example.com`);
-  await page.getByLabel("Password").fill("a long password");
-  await page.getByLabel("Password").press("Enter");
-  await visible(page.getByRole("heading", { name: `Welcome, ${name}` }), `${name}'s home screen`);
-  return page.evaluate(() => JSON.parse(localStorage.getItem("parley.session")).user.id);
-}
+const signUp = (page, name, handle) => helpers.signUp(opts, page, name, handle);
 
 const roomOf = async (page) => (await page.evaluate(() => location.hash)).replace("#/room/", "");
 const menu = async (page, scope, item) => {

@@ -4,7 +4,7 @@
 // while the Go test's proxy cuts the network and "Connected" after, and
 // presence going "away" after the idle timeout (shortened through the
 // parley.idle_ms storage key), as another user sees it with presence.get.
-import { launch, shot, step } from "./apphelpers.mjs";
+import { launch, shot, step, until } from "./apphelpers.mjs";
 
 const opts = JSON.parse(process.argv[2]);
 const b = await launch(opts);
@@ -18,14 +18,6 @@ const expectVisible = async (loc, what, timeout = 15000) => {
 };
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const until = async (fn, what, timeout = 15000) => {
-  const end = Date.now() + timeout;
-  for (;;) {
-    if (await fn()) return;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(250);
-  }
-};
 // control cuts ("down") or restores ("up") the proxy between browser and node.
 const control = async (what) => {
   const r = await fetch(`${opts.control}/${what}`, { method: "POST" });

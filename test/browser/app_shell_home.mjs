@@ -2,35 +2,14 @@
 // another user's live and scheduled rooms show up with Join and Open links;
 // once Ann has a workspace that Bob joined, Bob's messages and a mention of
 // Ann appear on her home without a reload, and the title counts them.
-import { launch, shot, step } from "./apphelpers.mjs";
+import { launch, shot, step, visible, until } from "./apphelpers.mjs";
+import * as helpers from "./apphelpers.mjs";
 
 const opts = JSON.parse(process.argv[2]);
 const b = await launch(opts);
 const tag = Date.now().toString(36).slice(-6);
-const visible = async (loc, what, timeout = 15000) => {
-  await loc.first().waitFor({ state: "visible", timeout }).catch(() => {
-    throw new Error(`${what} is not visible`);
-  });
-};
-const until = async (fn, what, timeout = 15000) => {
-  const end = Date.now() + timeout;
-  for (;;) {
-    if (await fn()) return;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-};
 
-async function signUp(page, name, handle) {
-  await page.goto(opts.url);
-  await page.getByRole("button", { name: "Create an account" }).click();
-  await page.getByLabel("Display name").fill(name);
-  await page.getByLabel("Handle").fill(handle);
-  await page.getByLabel("Email").fill(`${handle}@example.com`);
-  await page.getByLabel("Password", { exact: true }).fill("a long password");
-  await page.getByLabel("Password", { exact: true }).press("Enter");
-  await visible(page.getByRole("heading", { name: `Welcome, ${name}` }), `${name}'s home screen`);
-}
+const signUp = (page, name, handle) => helpers.signUp(opts, page, name, handle);
 
 const token = async (page) => JSON.parse(await page.evaluate(() => localStorage.getItem("parley.session"))).access_token;
 const section = (page, name) => page.getByRole("region", { name });

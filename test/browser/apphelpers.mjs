@@ -46,3 +46,47 @@ export async function step(name, fn) {
     throw new Error(`${name}: ${e?.message ?? e}`);
   }
 }
+
+// visible waits until loc's first match is visible; what names it in the failure.
+export async function visible(loc, what, timeout = 15000) {
+  await loc.first().waitFor({ state: "visible", timeout }).catch(() => {
+    throw new Error(`${what} is not visible`);
+  });
+}
+
+// until polls fn every 100 ms until it returns something truthy, and
+// returns that; what names the wait in the failure.
+export async function until(fn, what, timeout = 20000) {
+  const end = Date.now() + timeout;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+// signUp creates an account through the app's sign-up form and waits for
+// the home screen; it returns the new user's id.
+export async function signUp(opts, page, name, handle) {
+  await page.goto(opts.url);
+  await page.getByRole("button", { name: "Create an account" }).click();
+  await page.getByLabel("Display name").fill(name);
+  await page.getByLabel("Handle").fill(handle);
+  await page.getByLabel("Email").fill(`${handle}@example.com`);
+  await page.getByLabel("Password", { exact: true }).fill("a long password");
+  await page.getByLabel("Password", { exact: true }).press("Enter");
+  await visible(page.getByRole("heading", { name: `Welcome, ${name}` }), `${name}'s home screen`);
+  return page.evaluate(() => JSON.parse(localStorage.getItem("parley.session")).user.id);
+}
+
+// inbound sums the audio a page's audio sessions received (the audio
+// helper's window.parleyAudioStats).
+export function inbound(page) {
+  return page.evaluate(async () => {
+    const all = await window.parleyAudioStats();
+    let packets = 0, energy = 0;
+    for (const s of all) for (const r of s.inbound) { packets += r.packetsReceived; energy += r.totalAudioEnergy; }
+    return { packets, energy, sessions: all.length, connection: all.map((s) => s.connection).join(","), errors: all.flatMap((s) => s.errors) };
+  });
+}
