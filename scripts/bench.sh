@@ -84,7 +84,7 @@ run() {
   stop_node
 }
 
-SCENARIOS=(idle-5k idle-19k accept-rate fanout-10k room-10k)
+SCENARIOS=(idle-5k idle-19k accept-rate fanout-10k fanout-10k-5 room-10k)
 [ $# -gt 0 ] && SCENARIOS=("$@")
 
 for s in "${SCENARIOS[@]}"; do
@@ -101,12 +101,15 @@ for s in "${SCENARIOS[@]}"; do
   fanout-10k)
     # One topic, 10,000 subscribers, 20 events/s for a minute.
     run fanout-10k --scenario fanout --conns 10000 --procs 2 --rate 1000 --publishers 2 --publish-rate 20 --duration 60s --settle 5s --drain-timeout 2m ;;
+  fanout-10k-5)
+    # The same 10,000 subscribers at 5 events/s (50,000 deliveries/s).
+    run fanout-10k-5 --scenario fanout --conns 10000 --procs 2 --rate 1000 --publishers 2 --publish-rate 5 --duration 60s --settle 5s --drain-timeout 2m ;;
   room-10k)
     # One live room: 10,000 listeners (1,000 accounts), 10 speakers, 20 comments/s, 1,000 reactions/s, a minute.
     run room-10k --scenario room --conns 10000 --users 1000 --procs 2 --rate 1000 --duration 60s --settle 5s --drain-timeout 2m \
       --room-speakers 10 --room-comment-rate 20 --room-commenters 25 --room-reaction-rate 1000 --room-reactors 100 ;;
   *)
-    die "unknown scenario $s (known: idle-5k idle-19k accept-rate fanout-10k room-10k)" ;;
+    die "unknown scenario $s (known: idle-5k idle-19k accept-rate fanout-10k fanout-10k-5 room-10k)" ;;
   esac
 done
 
