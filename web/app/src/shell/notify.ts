@@ -7,7 +7,7 @@
 import type { App } from "../app.js";
 import type { Push } from "../../../sdk/src/types.js";
 import { Calls, type Ring } from "../../../sdk/src/calls.js";
-import { Chat, type CountsPush, type MentionPush, type ChannelKind } from "../../../sdk/src/chat.js";
+import { Chat, type CountsPush, type MentionPush, type ChannelKind, type Message } from "../../../sdk/src/chat.js";
 import { h } from "../ui/dom.js";
 import { labelFor } from "../ui/people.js";
 import "./notify.css";
@@ -116,7 +116,7 @@ export function startNotifications(app: App): void {
     const m = p.data as MentionPush;
     if (!hidden() || m.by === me || notified.has(m.id)) return;
     notified.add(m.id);
-    const [who, ch, msg] = await Promise.all([labelFor(conn, m.by), channelOf(m.channel), chat.message(m.channel, m.id).catch(() => null)]);
+    const [who, ch, msg] = await Promise.all([labelFor(conn, m.by), channelOf(m.channel), readMessage(chat, m.channel, m.id)]);
     const where = ch?.kind === "dm" || ch?.kind === "group" ? "in a direct message" : ch?.name ? `in #${ch.name}` : "";
     const what = m.kind === "user" ? "mentioned you" : `mentioned @${m.kind}`;
     notify(`chat:${m.channel}`, `${who} ${what}${where ? " " + where : ""}`, msg?.text?.slice(0, 200) ?? "", `#/c/${m.channel}`);
@@ -130,7 +130,12 @@ export function startNotifications(app: App): void {
     if (!hidden() || c.unread <= (before ?? 0)) return;
     const ch = await channelOf(c.channel);
     if (!ch || (ch.kind !== "dm" && ch.kind !== "group")) return;
-    const last = await chat.history(c.channel, { limit: 1 }).then((hist) => hist.messages?.[hist.messages.length - 1], () => undefined);
+    let last: Message | undefined;
+    for (let i = 0; i < 5; i++) {
+      last = await chat.history(c.channel, { limit: 1 }).then((hist) => hist.messages?.[hist.messages.length - 1], () => undefined);
+      if (last && last.seq >= c.last_seq) break;
+      await new Promise((r) => setTimeout(r, 250 * (i + 1)));
+    }
     if (!last || last.author === me || notified.has(last.id)) return;
     notified.add(last.id);
     const who = await labelFor(conn, last.author);
@@ -142,6 +147,19 @@ export function startNotifications(app: App): void {
     for (const n of shown.values()) n.close();
     shown.clear();
   });
+}
+
+/** readMessage reads a message for its text; the push may come just before
+ * the message is readable, so it tries again briefly. */
+async function readMessage(chat: Chat, channel: string, id: string): Promise<{ text: string } | null> {
+  for (let i = 0; ; i++) {
+    try {
+      return await chat.message(channel, id);
+    } catch {
+      if (i >= 4) return null;
+      await new Promise((r) => setTimeout(r, 250 * (i + 1)));
+    }
+  }
 }
 
 /** ringTone plays a two-tone ring (0.4 s on, 0.2 s off, twice, then 2 s of
