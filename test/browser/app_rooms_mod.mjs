@@ -115,7 +115,9 @@ try {
   await step("the host removes the moderator, who sees it", async () => {
     await menu(host, host.locator(`.rm-stage [data-user="${giaId}"]`), "Remove from room");
     await visible(gia.getByRole("heading", { name: "You were removed from this room" }), "the removal on the guest's page");
-    await until(async () => (await host.locator(`[data-user="${giaId}"]`).count()) === 0, "the guest gone from the host's page");
+    // Gone from the stage and the audience (the moderation inbox still names her as a reporter).
+    await until(async () => (await host.locator(`[data-user="${giaId}"]:not(.rm-mod *)`).count()) === 0, "the guest gone from the host's page");
+    await visible(host.locator(".rm-mod-item", { hasText: "Gia Guest reported a comment by Noah Park" }), "the moderator's report in the host's inbox");
     await host.getByRole("button", { name: "End room" }).click();
     await host.getByRole("button", { name: "End for everyone" }).click();
     await visible(host.getByRole("heading", { name: "Room ended" }), "the summary");

@@ -12,6 +12,7 @@ import { createShell, type Shell } from "./shell/layout.js";
 import { idleTimeout, watchPresence } from "./shell/presence.js";
 import { renderHome } from "./shell/home.js";
 import { Unread } from "./shell/unread.js";
+import { startNotifications } from "./shell/notify.js";
 
 /** The feature modules, installed in this order at every sign-in. */
 export const modules: { install(app: App): void }[] = [chat, rooms, calls];
@@ -73,6 +74,7 @@ function boot(root: HTMLElement): void {
         shell.app.toast(`A part of the app failed to start: ${(e as Error)?.message ?? e}`, "error");
       }
     }
+    startNotifications(shell.app);
     shell.start();
     // Marks for load measurements (web/sdk/bench/app_load.mjs): the shell
     // drawn, and the connection's first hello.

@@ -173,12 +173,50 @@ export interface Page {
   total: number;
 }
 
+/** ModReport is one report in a room's moderation inbox (roommod:<id>,
+ * event room.reported): who reported (the event's actor) what. */
+export interface ModReport {
+  /** The report's number in the room. */
+  report: number;
+  /** The reporter. */
+  by: string;
+  /** The reported person (for a comment, its author). */
+  user?: string;
+  /** The reported comment's n, and its text when it was reported. */
+  comment?: number;
+  text?: string;
+  reason: string;
+  time: string;
+  seq?: number;
+}
+
+/** BlockList is a page of the caller's block list (GET /v1/me/blocks). */
+export interface BlockList {
+  users: string[];
+  next?: string;
+}
+
 /** The reactions a room accepts by default (rooms.reactions). */
 export const DEFAULT_REACTIONS = ["👏", "❤️", "😂", "🔥", "💯", "🙌", "😮", "👍"];
 
 /** streamOf returns the stream of a room id ("room:<id>"). */
 export function roomStream(room: string): string {
   return room.startsWith("room:") ? room : `room:${room}`;
+}
+
+/** modStream returns the moderation inbox stream of a room ("roommod:<id>"). */
+export function modStream(room: string): string {
+  return `roommod:${roomId(room)}`;
+}
+
+/** toReport reads a room.reported event of a moderation inbox. */
+export function toReport(e: StreamEvent): ModReport | null {
+  if (e.event !== "room.reported") return null;
+  const d: any = e.data ?? {};
+  return {
+    report: d.report, by: e.actor ?? "", user: d.user || undefined, comment: d.comment || undefined,
+    text: d.text || undefined, reason: d.reason ?? "", time: e.time, seq: e.seq,
+  };
 }
 
 /** roomId strips the "room:" prefix. */
@@ -310,6 +348,34 @@ export class Rooms {
   }
   report(room: string, target: { comment?: number; user?: string }, reason?: string): Promise<{ report: number }> {
     return this.cmd("report", room, { ...target, reason });
+  }
+
+  /** moderation follows a room's moderation inbox (hosts and moderators
+   * only: others get forbidden): every report so far (after: 0, the
+   * default) then each new one, in order. onEnd is called when the server
+   * ends the subscription (the caller is no longer a moderator). */
+  moderation(room: string, onReport: (r: ModReport) => void, opts: { after?: number; onEnd?: (err: unknown) => void } = {}): Promise<Subscription> {
+    return this.conn.subscribe(modStream(room), (e) => {
+      const r = toReport(e);
+      if (r) onReport(r);
+    }, { after: opts.after ?? 0, onEnd: opts.onEnd });
+  }
+
+  // The caller's block list as a host (HTTP): the blocked cannot see or
+  // join any of the caller's rooms.
+
+  blocks(opts: { after?: string; limit?: number } = {}): Promise<BlockList> {
+    const q = new URLSearchParams();
+    if (opts.after) q.set("after", opts.after);
+    if (opts.limit) q.set("limit", String(opts.limit));
+    const s = q.toString();
+    return this.conn.http<BlockList>("GET", "/v1/me/blocks" + (s ? "?" + s : "")).then((r) => ({ ...r, users: r?.users ?? [] }));
+  }
+  blockUser(user: string): Promise<void> {
+    return this.conn.http("PUT", `/v1/me/blocks/${encodeURIComponent(user)}`);
+  }
+  unblockUser(user: string): Promise<void> {
+    return this.conn.http("DELETE", `/v1/me/blocks/${encodeURIComponent(user)}`);
   }
 
   // Talk.

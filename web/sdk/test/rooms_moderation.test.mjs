@@ -133,3 +133,76 @@ test("keepAudio refuses without WebRTC and joins nothing", async () => {
   await assert.rejects(keepAudio(u.c, `room:${room}`), (e) => e.code === "unavailable");
   assert.equal(u.c.state, "open");
 });
+
+test("the moderation inbox: reports arrive live to the host, with history for a new moderator", async () => {
+  const host = await user("Host");
+  const lis = await user("Listener");
+  const mod = await user("Mod");
+  const { room } = await host.rooms.create({ title: "Inbox" });
+  const hw = await host.rooms.watch(room);
+  await lis.rooms.watch(room);
+  const mw = await mod.rooms.watch(room);
+
+  const got = [];
+  const sub = await host.rooms.moderation(room, (r) => got.push(r));
+  // Not a moderator yet: the inbox is closed to them.
+  assert.equal(await code(mod.rooms.moderation(room, () => {})), "forbidden");
+
+  const c = await lis.rooms.comment(room, "buy cheap pills");
+  const r1 = await lis.rooms.report(room, { comment: c.comment }, "spam");
+  const r2 = await mod.rooms.report(room, { user: lis.user.id }, "rude");
+  await until(() => got.length === 2, "two reports in the host's inbox");
+  assert.deepEqual(
+    { report: got[0].report, by: got[0].by, user: got[0].user, comment: got[0].comment, text: got[0].text, reason: got[0].reason },
+    { report: r1.report, by: lis.user.id, user: lis.user.id, comment: c.comment, text: "buy cheap pills", reason: "spam" });
+  assert.equal(got[1].report, r2.report);
+  assert.equal(got[1].by, mod.user.id);
+  assert.equal(got[1].user, lis.user.id);
+  assert.equal(got[1].comment, undefined);
+  assert.equal(got[1].reason, "rude");
+  assert.ok(got[1].seq > got[0].seq);
+
+  // Made a moderator, Mod reads the inbox from the start.
+  await host.rooms.setRole(room, mod.user.id, "moderator");
+  await until(() => mw.state.you.role === "moderator", "the moderator role");
+  const seen = [];
+  const msub = await mod.rooms.moderation(room, (r) => seen.push(r));
+  await until(() => seen.length === 2, "the inbox's history for the new moderator");
+  assert.deepEqual(seen.map((r) => r.report), [r1.report, r2.report]);
+
+  // Acting on a report: the moderator deletes the comment, the host blocks the person.
+  await mod.rooms.deleteComment(room, c.comment);
+  await until(() => !hw.state.comments.some((x) => x.n === c.comment), "the comment gone");
+  await host.rooms.block(room, lis.user.id);
+  await until(() => !hw.state.listeners.includes(lis.user.id), "the blocked listener gone");
+  await sub.unsubscribe();
+  await msub.unsubscribe();
+  await hw.close();
+  await mw.close();
+});
+
+test("the block list: blocked people cannot join the host's rooms until unblocked", async () => {
+  const host = await user("Host");
+  const pest = await user("Pest");
+  const other = await user("Other");
+  assert.deepEqual((await host.rooms.blocks()).users, []);
+  await host.rooms.blockUser(pest.user.id);
+  await host.rooms.blockUser(pest.user.id); // idempotent
+  assert.deepEqual((await host.rooms.blocks()).users, [pest.user.id]);
+
+  const { room } = await host.rooms.create({ title: "No pests" });
+  const err = await pest.rooms.join(room).then(() => null, (e) => e);
+  assert.equal(err?.code, "forbidden");
+  assert.match(err.message, /blocked/);
+  assert.equal(await code(pest.rooms.listing(room)), "not_found");
+  assert.equal(await code(other.rooms.join(room)), "ok");
+
+  // room.block by the host adds to the same list.
+  await other.rooms.leave(room);
+  await host.rooms.block(room, other.user.id);
+  await until(async () => (await host.rooms.blocks()).users.includes(other.user.id), "room.block on the host's list");
+
+  await host.rooms.unblockUser(pest.user.id);
+  assert.ok(!(await host.rooms.blocks()).users.includes(pest.user.id));
+  assert.equal(await code(pest.rooms.join(room)), "ok");
+});

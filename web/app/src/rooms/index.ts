@@ -5,6 +5,7 @@ import { Rooms } from "../../../sdk/src/rooms.js";
 import { h } from "../ui/dom.js";
 import { renderLobby, openCreate } from "./lobby.js";
 import { renderRoom } from "./room.js";
+import { renderBlocks } from "./blocks.js";
 import { icon } from "./icons.js";
 import "./rooms.css";
 
@@ -12,10 +13,12 @@ import "./rooms.css";
 export function install(app: App): void {
   app.route(/^#\/rooms\/?$/, (main) => renderLobby(app, main));
   app.route(/^#\/room\/([A-Za-z0-9_-]+)$/, (main, m) => renderRoom(app, main, m[1]));
+  app.route(/^#\/rooms\/blocked$/, (main) => renderBlocks(app, new Rooms(app.conn), main));
   const side = app.sidebarSection("rooms", "Rooms", 20);
   side.append(
     h("a", { href: "#/rooms", class: "rm-side-link" }, icon("radio", 16), "Live rooms"),
     h("button", { type: "button", class: "rm-side-link", onclick: () => openCreate(app, new Rooms(app.conn)) }, icon("plus", 16), "New room"),
+    h("a", { href: "#/rooms/blocked", class: "rm-side-link" }, "⊘ Blocked people"),
   );
   const off = app.conn.onPush("room.invited_to_speak", (p) => {
     const room = String(p.data?.room ?? "").replace(/^room:/, "");

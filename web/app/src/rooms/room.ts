@@ -10,6 +10,7 @@ import { Chat } from "../../../sdk/src/chat.js";
 import { h, clear, append } from "../ui/dom.js";
 import { avatarEl, nameEl, labelFor } from "./people.js";
 import { icon } from "./icons.js";
+import { modInbox } from "./modinbox.js";
 
 const rank: Record<RoomRole, number> = { host: 4, moderator: 3, speaker: 2, listener: 1, visitor: 0 };
 
@@ -18,11 +19,13 @@ export function renderRoom(app: App, main: HTMLElement, id: string): () => void 
   let watch: RoomWatch | null = null;
   let audio: KeptAudio | null = null;
   let stopped = false;
+  const closers: (() => void)[] = [];
   clear(main);
   const root = h("div", { class: "rm-room" }, h("p", { class: "rm-empty" }, "Joining the room…"));
   main.appendChild(root);
 
   const stop = async (leave: boolean) => {
+    for (const c of closers.splice(0)) c();
     const a = audio;
     audio = null;
     if (a) await a.leave();
@@ -37,9 +40,13 @@ export function renderRoom(app: App, main: HTMLElement, id: string): () => void 
     } catch (e: any) {
       if (stopped) return;
       clear(root);
-      root.appendChild(h("div", { class: "rm-gone" },
-        h("h1", null, "Room unavailable"),
-        h("p", null, e?.code === "not_found" ? "This room does not exist or you may not see it." : `${e?.message ?? e}`),
+      const blocked = e?.code === "forbidden" && /blocked/i.test(String(e?.message ?? ""));
+      root.appendChild(h("div", { class: "rm-gone", dataset: { reason: blocked ? "blocked" : e?.code ?? "error" } },
+        h("h1", null, blocked ? "You can't join this room" : "Room unavailable"),
+        h("p", null, blocked
+          ? "The host has blocked you from their rooms, so you can't see or join them."
+          : e?.code === "not_found" ? "This room does not exist or you may not see it."
+          : e?.code === "forbidden" ? `You can't join this room: ${e?.message ?? e}.` : `${e?.message ?? e}`),
         h("a", { href: "#/rooms" }, "Back to rooms")));
       return;
     }
@@ -61,6 +68,7 @@ export function renderRoom(app: App, main: HTMLElement, id: string): () => void 
       return;
     }
     drawLive(app, rooms, root, watch, {
+      onClose: (fn) => closers.push(fn),
       getAudio: () => audio,
       setAudio: (a) => { audio = a; },
       ended: (summary) => {
@@ -123,6 +131,8 @@ function drawScheduled(app: App, rooms: Rooms, root: HTMLElement, w: RoomWatch, 
 }
 
 interface LiveHooks {
+  /** onClose registers cleanup for when the room's page closes. */
+  onClose(fn: () => void): void;
   getAudio(): KeptAudio | null;
   setAudio(a: KeptAudio | null): void;
   ended(summary: RoomSummary | null): void;
@@ -162,10 +172,11 @@ function drawLive(app: App, rooms: Rooms, root: HTMLElement, w: RoomWatch, hooks
   const drawModBox = () => {
     clear(modBox);
     if (!isMod()) return;
-    modBox.append(
+    append(modBox, [
       h("button", { type: "button", class: "rm-invite-guests", onclick: () => openGuests(app, rooms, room, st().visibility) }, icon("userPlus", 16), "Invite people"),
       h("button", { type: "button", class: "rm-settings-btn", onclick: () => openSettings(app, rooms, room, st().settings, st().you.role === "host") }, icon("settings", 16), "Settings"),
-    );
+      st().you.role === "host" ? h("button", { type: "button", class: "rm-edit-btn", onclick: () => openEdit(app, rooms, room, st().title, st().description ?? "") }, "✎ Edit details") : null,
+    ]);
   };
   const header = h("header", { class: "rm-room-head" },
     h("div", { class: "rm-head-text" },
@@ -240,6 +251,15 @@ function drawLive(app: App, rooms: Rooms, root: HTMLElement, w: RoomWatch, hooks
       }
       if (host && role !== "moderator") cmd("Make moderator", () => rooms.setRole(room, user, "moderator"));
       cmd("Remove from room", () => rooms.kick(room, user), true);
+      item("Block…", () => labelFor(conn, user).then((n) => confirmBlock(app, n, host
+        ? "They leave this room now and can't see or join any of your rooms until you unblock them (Rooms → Blocked people)."
+        : "They leave this room now and can't see or join any of the host's rooms until the host unblocks them.",
+        () => rooms.block(room, user))), true);
+    } else if (user !== st().host) {
+      // Anyone may block people from the rooms they host themselves.
+      item("Block from my rooms…", () => labelFor(conn, user).then((n) => confirmBlock(app, n,
+        "They won't be able to see or join rooms you host. This room is not yours, so they stay here. Unblock them in Rooms → Blocked people.",
+        () => rooms.blockUser(user))), true);
     }
     item("Report…", () => labelFor(conn, user).then((n) => openReport(app, rooms, room, { user }, n)));
     const summary = h("summary", { class: "rm-menu-btn", "aria-label": "Actions" }, "⋯");
@@ -600,6 +620,10 @@ function drawLive(app: App, rooms: Rooms, root: HTMLElement, w: RoomWatch, hooks
   };
   pollsBox.append(h("h2", { id: "rm-polls-h" }, "Polls"), pollForm, pollList);
 
+  // The moderation inbox (hosts and moderators).
+  const inbox = modInbox(app, rooms, room, st);
+  hooks.onClose(() => inbox.close());
+
   // Layout.
   clear(root);
   root.append(
@@ -608,6 +632,7 @@ function drawLive(app: App, rooms: Rooms, root: HTMLElement, w: RoomWatch, hooks
       h("div", { class: "rm-col" },
         h("section", { class: "rm-panel rm-stage-box", "aria-labelledby": "rm-stage-h" }, stageH, stageGrid, reactTotals, flyLayer),
         h("div", { class: "rm-dock" }, controls, reactBar),
+        inbox.el,
         handsBox,
         pollsBox,
         h("section", { class: "rm-panel", "aria-labelledby": "rm-aud-h" }, audienceH, audienceList, audienceMore)),
@@ -627,6 +652,7 @@ function drawLive(app: App, rooms: Rooms, root: HTMLElement, w: RoomWatch, hooks
     drawEnd();
     drawModBox();
     drawComposer();
+    inbox.sync();
     for (const c of pollEls.values()) c.paint();
   };
   drawCounts();
@@ -637,6 +663,7 @@ function drawLive(app: App, rooms: Rooms, root: HTMLElement, w: RoomWatch, hooks
   drawRoleParts();
 
   let myRole = st().you.role;
+  let markBlocked: (() => void) | null = null;
   w.on((e: StreamEvent) => {
     switch (e.event) {
       case "media.speakers":
@@ -672,6 +699,7 @@ function drawLive(app: App, rooms: Rooms, root: HTMLElement, w: RoomWatch, hooks
       case "room.comment_deleted":
         commentEls.get(e.data?.n)?.remove();
         commentEls.delete(e.data?.n);
+        inbox.commentGone(e.data?.n);
         if (!commentEls.size) commentList.appendChild(noComments);
         drawPinned();
         return;
@@ -707,16 +735,31 @@ function drawLive(app: App, rooms: Rooms, root: HTMLElement, w: RoomWatch, hooks
       case "room.kicked":
       case "room.blocked":
         if (st().removed) {
+          inbox.close();
           const a = hooks.getAudio();
           hooks.setAudio(null);
           void a?.leave();
-          clear(root);
-          root.appendChild(h("div", { class: "rm-gone" },
+          const head = h("h1", null, "You were removed from this room");
+          const why = h("p", { class: "rm-desc" }, "A host or moderator removed you. You can't rejoin this room.");
+          const gone = h("div", { class: "rm-gone", dataset: { reason: "removed" } },
             h("div", { class: "rm-hero-card" },
-              h("div", { class: "rm-empty-art", "aria-hidden": "true" }, "🚪"),
-              h("h1", null, "You were removed from this room"),
-              h("p", { class: "rm-desc" }, "A host or moderator removed you. You can't rejoin this room."),
-              h("a", { class: "rm-button", href: "#/rooms" }, "Back to rooms"))));
+              h("div", { class: "rm-empty-art", "aria-hidden": "true" }, "🚪"), head, why,
+              h("a", { class: "rm-button", href: "#/rooms" }, "Back to rooms")));
+          const showBlocked = () => {
+            gone.dataset.reason = "blocked";
+            head.textContent = "You were blocked from this host's rooms";
+            why.textContent = "A host or moderator blocked you: you can't rejoin this room or join the host's other rooms.";
+          };
+          if (markBlocked) {
+            if (e.event === "room.blocked") markBlocked();
+            return;
+          }
+          markBlocked = showBlocked;
+          clear(root);
+          root.appendChild(gone);
+          // The stream may end before the event says why: the room tells.
+          if (e.event === "room.blocked") showBlocked();
+          else void rooms.get(room).catch((err: any) => { if (/blocked/i.test(String(err?.message ?? ""))) showBlocked(); });
           return;
         }
         drawRoleParts();
@@ -788,6 +831,62 @@ function openReport(app: App, rooms: Rooms, room: string, target: { comment?: nu
     }
   });
   reason.focus();
+}
+
+/** confirmBlock asks before blocking someone; what says what the block does. */
+function confirmBlock(app: App, name: string, what: string, block: () => Promise<unknown>): void {
+  const err = h("p", { class: "rm-error", role: "alert" });
+  const submit = h("button", { type: "submit", class: "rm-danger" }, `Block ${name}`);
+  const { dlg, form } = dialog("rm-b-h",
+    h("h2", { id: "rm-b-h" }, `Block ${name}?`),
+    h("p", { class: "rm-hint" }, what), err,
+    h("div", { class: "rm-actions" }, h("button", { type: "button", onclick: () => dlg.close() }, "Cancel"), submit));
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    submit.disabled = true;
+    try {
+      await block();
+      dlg.close();
+      app.toast(`${name} is blocked`);
+    } catch (e: any) {
+      err.textContent = e?.message ?? String(e);
+    } finally {
+      submit.disabled = false;
+    }
+  });
+  submit.focus();
+}
+
+/** openEdit changes the room's title and description (the host). */
+function openEdit(app: App, rooms: Rooms, room: string, title: string, description: string): void {
+  const t = h("input", { id: "rm-e-title", type: "text", maxlength: "120", required: true, value: title, autocomplete: "off" });
+  const d = h("textarea", { id: "rm-e-desc", rows: "3" });
+  d.value = description;
+  const err = h("p", { class: "rm-error", role: "alert" });
+  const submit = h("button", { type: "submit", class: "rm-primary" }, "Save");
+  const { dlg, form } = dialog("rm-e-h",
+    h("h2", { id: "rm-e-h" }, "Edit room details"),
+    h("label", { for: "rm-e-title" }, "Title"), t,
+    h("label", { for: "rm-e-desc" }, "Description"), d, err,
+    h("div", { class: "rm-actions" }, h("button", { type: "button", onclick: () => dlg.close() }, "Cancel"), submit));
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const next: { title?: string; description?: string } = {};
+    if (t.value.trim() !== title) next.title = t.value.trim();
+    if (d.value.trim() !== description) next.description = d.value.trim();
+    if (!next.title && next.description === undefined) return dlg.close();
+    submit.disabled = true;
+    try {
+      await rooms.update(room, next);
+      dlg.close();
+      app.toast("Room details saved");
+    } catch (e: any) {
+      err.textContent = e?.message ?? String(e);
+    } finally {
+      submit.disabled = false;
+    }
+  });
+  t.focus();
 }
 
 /** openSettings changes slow mode, comments and the open stage. */
