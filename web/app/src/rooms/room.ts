@@ -8,6 +8,7 @@ import { Rooms, RoomWatch, DEFAULT_REACTIONS, type RoomRole, type StageMember, t
 import { keepAudio, type KeptAudio } from "../../../sdk/src/audio.js";
 import { Chat } from "../../../sdk/src/chat.js";
 import { h, clear, append } from "../ui/dom.js";
+import { menuKeys } from "../ui/menu.js";
 import { avatarEl, nameEl, labelFor } from "./people.js";
 import { icon } from "./icons.js";
 
@@ -244,7 +245,7 @@ function drawLive(app: App, rooms: Rooms, root: HTMLElement, w: RoomWatch, hooks
     item("Report…", () => labelFor(conn, user).then((n) => openReport(app, rooms, room, { user }, n)));
     const summary = h("summary", { class: "rm-menu-btn", "aria-label": "Actions" }, "⋯");
     void labelFor(conn, user).then((n) => summary.setAttribute("aria-label", `Actions for ${n}`));
-    const details = h("details", { class: "rm-menu" }, summary, h("div", { class: "rm-menu-list", role: "menu" }, items));
+    const details = menuKeys(h("details", { class: "rm-menu" }, summary, h("div", { class: "rm-menu-list", role: "menu" }, items)));
     return details;
   };
 
@@ -442,7 +443,7 @@ function drawLive(app: App, rooms: Rooms, root: HTMLElement, w: RoomWatch, hooks
     if (isMod() || c.user === me) item("Delete", `Delete comment ${c.n}`, () => act(rooms.deleteComment(room, c.n), "Delete"), true);
     if (c.user !== me && st().you.role !== "visitor") item("Report…", `Report comment ${c.n}`, () => openReport(app, rooms, room, { comment: c.n }, `“${c.text.slice(0, 80)}”`));
     if (!items.length) return null;
-    const details = h("details", { class: "rm-menu" }, h("summary", { "aria-label": `Actions for comment ${c.n}` }, "⋯"), h("div", { class: "rm-menu-list", role: "menu" }, items));
+    const details = menuKeys(h("details", { class: "rm-menu" }, h("summary", { "aria-label": `Actions for comment ${c.n}` }, "⋯"), h("div", { class: "rm-menu-list", role: "menu" }, items)));
     return details;
   };
   const commentEl = (c: RoomComment): HTMLLIElement =>
