@@ -253,6 +253,7 @@ function drawLive(app: App, rooms: Rooms, root: HTMLElement, w: RoomWatch, hooks
   const controls = h("div", { class: "rm-controls", role: "group", "aria-label": "Your controls" });
   const audioState = h("span", { class: "rm-audio-state", "aria-live": "polite" });
   const drawControls = () => {
+    const had = [...controls.querySelectorAll("button")].indexOf(document.activeElement as HTMLButtonElement);
     clear(controls);
     const a = hooks.getAudio();
     if (!a) {
@@ -277,6 +278,8 @@ function drawLive(app: App, rooms: Rooms, root: HTMLElement, w: RoomWatch, hooks
       if (st().settings.open_stage) controls.appendChild(h("button", { type: "button", onclick: () => act(rooms.joinStage(room), "Join the stage") }, "Join the stage"));
     }
     controls.appendChild(audioState);
+    // The redrawn control in the same place keeps the keyboard focus.
+    if (had >= 0) [...controls.querySelectorAll("button")].slice(0, had + 1).pop()?.focus();
     drawAudioState();
   };
   const drawAudioState = () => {
