@@ -79,7 +79,7 @@ export function channelView(main: HTMLElement, st: ChatState, channel: string, f
   const tlist = new MessageList(threadCtx, "Thread messages");
 
   // ---- layout ----
-  const log = h("div", { class: "chat-log", tabindex: "0", "aria-labelledby": "chat-title", role: "log" });
+  const log = h("div", { class: "chat-log", tabindex: "0", "aria-labelledby": "chat-title", role: "log", "aria-keyshortcuts": "ArrowUp ArrowDown" });
   const older = h("div", { class: "chat-older muted", "aria-live": "polite" });
   const latestBtn = h("button", { type: "button", class: "chat-latest", hidden: true, onclick: () => {
     if (moreAfter) void loadLatest();
@@ -557,6 +557,26 @@ export function channelView(main: HTMLElement, st: ChatState, channel: string, f
 
   // ---- thread panel ----
   const tlistLog = h("div", { class: "chat-log thread-log", tabindex: "0", "aria-label": "Thread" }, tlist.ol);
+  // The keyboard moves through messages: Up and Down (Home, End) from the
+  // log or a message focus a message, whose actions Tab then reaches.
+  for (const el of [log, tlistLog]) {
+    el.addEventListener("keydown", (e) => {
+      const t = e.target as HTMLElement;
+      if (t !== el && !t.matches("li.msg")) return;
+      const msgs = [...el.querySelectorAll<HTMLElement>("li.msg")];
+      if (!msgs.length) return;
+      const at = msgs.indexOf(t);
+      let next = -1;
+      if (e.key === "ArrowUp") next = at < 0 ? msgs.length - 1 : Math.max(0, at - 1);
+      else if (e.key === "ArrowDown") next = at < 0 ? 0 : Math.min(msgs.length - 1, at + 1);
+      else if (e.key === "Home" && at >= 0) next = 0;
+      else if (e.key === "End" && at >= 0) next = msgs.length - 1;
+      if (next < 0) return;
+      e.preventDefault();
+      msgs[next].tabIndex = -1;
+      msgs[next].focus();
+    });
+  }
   const atBottomOf = (el: HTMLElement) => el.scrollHeight - el.scrollTop - el.clientHeight < 60;
   const closeThread = () => {
     threadRoot = null;

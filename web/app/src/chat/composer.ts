@@ -43,7 +43,7 @@ export class Composer {
 
   constructor(private o: ComposerOpts) {
     this.list = h("ul", { id: `${this.id}-ac`, class: "autocomplete", role: "listbox", "aria-label": "People to mention", hidden: true });
-    this.input = h("textarea", { rows: 1, placeholder: o.label, "aria-label": o.label, role: "combobox", "aria-multiline": "true",
+    this.input = h("textarea", { rows: 1, placeholder: o.label, "aria-label": o.label, role: "combobox",
       "aria-autocomplete": "list", "aria-controls": this.list.id, "aria-expanded": "false", autocomplete: "off" });
     this.files = h("div", { class: "uploads", "aria-live": "polite" });
     this.fileInput = h("input", { type: "file", multiple: true, hidden: true, tabindex: "-1", "aria-hidden": "true",

@@ -217,12 +217,17 @@ export function renderMessage(ctx: RenderCtx, m: Message): HTMLLIElement {
   const picker = h("div", { class: "emoji-picker", role: "group", "aria-label": "Pick a reaction", hidden: true,
     onkeydown: (e: KeyboardEvent) => {
       if (e.key === "Escape") {
+        e.stopPropagation();
         picker.hidden = true;
+        reactBtn.setAttribute("aria-expanded", "false");
         reactBtn.focus();
       }
     } },
     EMOJI.map((e) => h("button", { type: "button", "aria-label": `React with ${e}`, onclick: () => {
+      // The focus goes back to the button that opened the picker.
       picker.hidden = true;
+      reactBtn.setAttribute("aria-expanded", "false");
+      reactBtn.focus();
       ctx.actions.react(m, e);
     } }, e)));
   const reactBtn = h("button", { type: "button", class: "icon-btn", "aria-label": "Add reaction", title: "Add reaction", dataset: { focus: "react" },
@@ -326,13 +331,20 @@ export class MessageList {
   update(m: Message): HTMLLIElement | undefined {
     const old = this.els.get(m.id);
     if (!old) return undefined;
-    const focused = old.contains(document.activeElement) ? (document.activeElement as HTMLElement).dataset.focus : undefined;
+    const had = old.contains(document.activeElement);
+    const focused = had ? (document.activeElement as HTMLElement).dataset.focus : undefined;
     const li = renderMessage(this.ctx, m);
     old.replaceWith(li);
     this.els.set(m.id, li);
     group(li);
     if (li.nextElementSibling) group(li.nextElementSibling as HTMLElement);
-    if (focused) li.querySelector<HTMLElement>(`[data-focus="${CSS.escape(focused)}"]`)?.focus();
+    if (had) {
+      // The message takes the focus first: that shows its actions
+      // (:focus-within), so that the one that had it can take it back.
+      li.tabIndex = -1;
+      li.focus({ preventScroll: true });
+      if (focused) li.querySelector<HTMLElement>(`[data-focus="${CSS.escape(focused)}"]`)?.focus({ preventScroll: true });
+    }
     return li;
   }
 

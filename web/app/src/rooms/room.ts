@@ -8,6 +8,7 @@ import { Rooms, RoomWatch, DEFAULT_REACTIONS, type RoomRole, type StageMember, t
 import { keepAudio, type KeptAudio } from "../../../sdk/src/audio.js";
 import { Chat } from "../../../sdk/src/chat.js";
 import { h, clear, append } from "../ui/dom.js";
+import { menuKeys } from "../ui/menu.js";
 import { avatarEl, nameEl, labelFor } from "./people.js";
 import { icon } from "./icons.js";
 import { modInbox } from "./modinbox.js";
@@ -264,7 +265,7 @@ function drawLive(app: App, rooms: Rooms, root: HTMLElement, w: RoomWatch, hooks
     item("Report…", () => labelFor(conn, user).then((n) => openReport(app, rooms, room, { user }, n)));
     const summary = h("summary", { class: "rm-menu-btn", "aria-label": "Actions" }, "⋯");
     void labelFor(conn, user).then((n) => summary.setAttribute("aria-label", `Actions for ${n}`));
-    const details = h("details", { class: "rm-menu" }, summary, h("div", { class: "rm-menu-list", role: "menu" }, items));
+    const details = menuKeys(h("details", { class: "rm-menu" }, summary, h("div", { class: "rm-menu-list", role: "menu" }, items)));
     return details;
   };
 
@@ -272,6 +273,7 @@ function drawLive(app: App, rooms: Rooms, root: HTMLElement, w: RoomWatch, hooks
   const controls = h("div", { class: "rm-controls", role: "group", "aria-label": "Your controls" });
   const audioState = h("span", { class: "rm-audio-state", "aria-live": "polite" });
   const drawControls = () => {
+    const had = [...controls.querySelectorAll("button")].indexOf(document.activeElement as HTMLButtonElement);
     clear(controls);
     const a = hooks.getAudio();
     if (!a) {
@@ -296,6 +298,8 @@ function drawLive(app: App, rooms: Rooms, root: HTMLElement, w: RoomWatch, hooks
       if (st().settings.open_stage) controls.appendChild(h("button", { type: "button", onclick: () => act(rooms.joinStage(room), "Join the stage") }, "Join the stage"));
     }
     controls.appendChild(audioState);
+    // The redrawn control in the same place keeps the keyboard focus.
+    if (had >= 0) [...controls.querySelectorAll("button")].slice(0, had + 1).pop()?.focus();
     drawAudioState();
   };
   const drawAudioState = () => {
@@ -462,7 +466,7 @@ function drawLive(app: App, rooms: Rooms, root: HTMLElement, w: RoomWatch, hooks
     if (isMod() || c.user === me) item("Delete", `Delete comment ${c.n}`, () => act(rooms.deleteComment(room, c.n), "Delete"), true);
     if (c.user !== me && st().you.role !== "visitor") item("Report…", `Report comment ${c.n}`, () => openReport(app, rooms, room, { comment: c.n }, `“${c.text.slice(0, 80)}”`));
     if (!items.length) return null;
-    const details = h("details", { class: "rm-menu" }, h("summary", { "aria-label": `Actions for comment ${c.n}` }, "⋯"), h("div", { class: "rm-menu-list", role: "menu" }, items));
+    const details = menuKeys(h("details", { class: "rm-menu" }, h("summary", { "aria-label": `Actions for comment ${c.n}` }, "⋯"), h("div", { class: "rm-menu-list", role: "menu" }, items)));
     return details;
   };
   const commentEl = (c: RoomComment): HTMLLIElement =>

@@ -233,6 +233,9 @@ export function createShell(root: HTMLElement, client: ParleyClient, user: User,
       toast(`This page failed to load: ${(e as Error)?.message ?? e}`, "error");
     }
     if (phone.matches) setDrawer(false);
+    // A page that replaced the focused element (a link in the old page)
+    // hands the focus to the new page, so the keyboard goes on from there.
+    if (!document.activeElement || document.activeElement === document.body) main.focus({ preventScroll: true });
   };
   const onHash = () => show();
 

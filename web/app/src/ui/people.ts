@@ -48,7 +48,7 @@ export function hue(id: string): number {
 /** avatarEl is a round badge with the user's initials, in the user's color. */
 export function avatarEl(conn: Conn, id: string, cls: string): HTMLSpanElement {
   const el = h("span", { class: cls, "aria-hidden": "true" }, "");
-  el.style.background = `hsl(${hue(id)} 55% 46%)`;
+  el.style.background = `hsl(${hue(id)} 55% 30%)`;
   void person(conn, id).then((p) => {
     el.textContent = initials(p.display_name || p.handle);
   });
