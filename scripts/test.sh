@@ -45,12 +45,13 @@ node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0
 if [ "$node_major" -lt 20 ]; then
   die "Node.js $(node --version 2>/dev/null) is too old: the web SDK and its tests need Node.js 20 or newer"
 fi
-if [ ! -d test/browser/node_modules/playwright-core ]; then
-  say "installing playwright-core for the browser tests (npm ci in test/browser)"
+# npm packages: installed from the lock file when missing or older than it.
+stale_modules() { [ ! -f "$1/node_modules/.package-lock.json" ] || [ "$1/package-lock.json" -nt "$1/node_modules/.package-lock.json" ]; }
+if stale_modules test/browser; then
+  say "installing playwright-core and axe-core for the browser tests (npm ci in test/browser)"
   (cd test/browser && npm ci --no-audit --no-fund >/dev/null) || die "npm ci in test/browser failed"
 fi
-
-if [ ! -d web/node_modules/esbuild ]; then
+if stale_modules web; then
   say "installing the web build tools (npm ci in web)"
   (cd web && npm ci --no-audit --no-fund >/dev/null) || die "npm ci in web failed"
 fi
