@@ -112,6 +112,8 @@ try {
     }, "audio packets with energy from the speaker in the host's page", 30000);
     console.log(`host received ${heard.packets} packets, energy ${heard.energy.toFixed(4)}`);
     await visible(host.locator(`.rm-stage [data-user="${lisId}"].rm-speaking`), "the speaking ring on the speaker", 20000);
+    // The picture starts at the room's header, wherever the host scrolled.
+    await host.evaluate(() => { window.scrollTo(0, 0); document.getElementById("main")?.scrollTo(0, 0); });
     await shot(opts, host, "room-stage");
   });
 
