@@ -432,8 +432,15 @@ try {
     }
     await visible(msg(ann, "bulk 55"), "the last bulk message at Ann's");
     // Ann reads them where she is (the read marker follows after a short
-    // pause); unread messages would open the channel at the first of them.
-    await ann.waitForTimeout(1000);
+    // pause); unread messages would open the channel at the first of them,
+    // so wait until the server has her marker past the last one.
+    const ch = await generalId();
+    await until(() => ann.evaluate(async (ch) => {
+      const s = JSON.parse(localStorage.getItem("parley.session"));
+      const r = await fetch(`/v1/chat/channels/${ch}`, { headers: { Authorization: `Bearer ${s.access_token}` } });
+      const c = (await r.json()).counts;
+      return r.ok && c && c.unread === 0;
+    }, ch), "Ann's read marker past the bulk messages");
     await ann.reload();
     await visible(msg(ann, "bulk 55"), "the latest page after a reload");
     const count = () => log(ann).locator("li.msg").count();
