@@ -185,8 +185,14 @@ func NewHost(o Options) *Host {
 	return &Host{opts: o, kinds: map[string]Factory{}, observers: map[string]Observer{}, actors: map[core.StreamID]*actor{}}
 }
 
-// Register sets the behaviour factory of a stream kind.
-func (h *Host) Register(kind string, f Factory) { h.kinds[kind] = f }
+// Register sets the behaviour factory of a stream kind. It is safe to call
+// while other kinds' actors already run (domains start their background
+// workers as they register); streams of kind are unknown until it returns.
+func (h *Host) Register(kind string, f Factory) {
+	h.mu.Lock()
+	h.kinds[kind] = f
+	h.mu.Unlock()
+}
 
 // Observer is told about the committed events of one stream, in sequence
 // order, right after they are published. It runs on the stream's actor
@@ -199,7 +205,11 @@ type Observer func(stream core.StreamID, evs []eventlog.Event)
 // order, on the node that owns the stream; a node that crashes between a
 // commit and its observer loses that call, so observers must tolerate
 // missed calls (for example by catching up from the log).
-func (h *Host) Observe(kind string, fn Observer) { h.observers[kind] = fn }
+func (h *Host) Observe(kind string, fn Observer) {
+	h.mu.Lock()
+	h.observers[kind] = fn
+	h.mu.Unlock()
+}
 
 // Tell queues cmd for the actor of stream and returns without waiting for
 // the outcome, which is dropped. Commands told by one goroutine to one
@@ -248,6 +258,7 @@ func (h *Host) actorFor(stream core.StreamID) (*actor, error) {
 			return nil, errs.E(errs.NotFound, "no stream kind %q", stream.Kind())
 		}
 		a = newActor(h, stream, f)
+		a.observer = h.observers[stream.Kind()]
 		h.actors[stream] = a
 		h.wg.Add(1)
 		go a.run()

@@ -289,3 +289,46 @@ func TestFailedAppendRebuildsState(t *testing.T) {
 		t.Fatalf("state after a failed append: %v, want total 2 from 2 events", got)
 	}
 }
+
+// TestRegisterWhileActorsRun: kinds registered and observed while another
+// kind's actors take commands race nothing (domains register as they start,
+// after earlier domains' workers began), and the running kind is unaffected.
+func TestRegisterWhileActorsRun(t *testing.T) {
+	h, log, _ := newHost(t, 1<<30)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; i < 200; i++ {
+			if err := h.Tell(ctx, core.StreamID(fmt.Sprintf("c:s%d", i%8)), add(1, "")); err != nil {
+				t.Errorf("tell: %v", err)
+				return
+			}
+		}
+	}()
+	for i := 0; i < 200; i++ {
+		kind := fmt.Sprintf("late%d", i)
+		h.Register(kind, func(core.StreamID) actor.Behavior { return &counter{limit: 1} })
+		h.Observe(kind, func(core.StreamID, []eventlog.Event) {})
+	}
+	<-done
+	// Every told command lands: 25 on each of the 8 streams.
+	for i := 0; i < 8; i++ {
+		s := core.StreamID(fmt.Sprintf("c:s%d", i))
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			_, last, err := log.Bounds(ctx, s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if last == 25 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: %d events, want 25", s, last)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+}

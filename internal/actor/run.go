@@ -14,6 +14,7 @@ type actor struct {
 	h        *Host
 	stream   core.StreamID
 	f        Factory
+	observer Observer // the kind's observer, fixed when the actor starts
 	b        Behavior
 	mailbox  chan *msg
 	quit     chan struct{}
@@ -392,8 +393,8 @@ func (a *actor) process(ctx context.Context, batch []*msg, tick *Decision) {
 	}
 	if len(committed) > 0 {
 		a.h.opts.Publisher.PublishEvents(a.stream, committed)
-		if obs := a.h.observers[a.stream.Kind()]; obs != nil {
-			obs(a.stream, committed)
+		if a.observer != nil {
+			a.observer(a.stream, committed)
 		}
 	}
 	for _, it := range items {
