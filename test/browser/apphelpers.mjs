@@ -14,8 +14,17 @@ export const flags = [
 ];
 
 // launch starts Chromium; opts come from the Go test ({url, chromium, shots}).
+// Every request and WebSocket of every page must go to the server's own
+// host (the app fetches nothing from elsewhere): close() fails otherwise.
 export async function launch(opts) {
   const browser = await chromium.launch({ executablePath: opts.chromium, args: flags, headless: true });
+  const host = new URL(opts.url).hostname;
+  const external = new Set();
+  const check = (u) => {
+    const url = new URL(u);
+    if (["data:", "blob:", "about:"].includes(url.protocol)) return;
+    if (url.hostname !== host) external.add(u);
+  };
   return {
     // newUser opens an isolated browser context (its own storage: one
     // signed-in person) and a page in it.
@@ -24,9 +33,14 @@ export async function launch(opts) {
       const page = await c.newPage();
       page.on("pageerror", (e) => process.stderr.write(`page error: ${e}\n`));
       page.on("console", (m) => { if (m.type() === "error") process.stderr.write(`console: ${m.text()}\n`); });
+      page.on("request", (r) => check(r.url()));
+      page.on("websocket", (ws) => check(ws.url()));
       return page;
     },
-    close: () => browser.close(),
+    async close() {
+      await browser.close();
+      if (external.size) throw new Error(`the app reached outside the server: ${[...external].join(", ")}`);
+    },
   };
 }
 
