@@ -101,69 +101,40 @@ func (f *fanout) Drive(ctx context.Context, env *Env, d time.Duration) (Outcome,
 // publish sends publisher j's share of the messages, message k at
 // start + (k*p+j)/rate, until end.
 func (f *fanout) publish(ctx context.Context, env *Env, c *client.Client, j, p int, start, end time.Time, pad string, maxSeq *atomic.Uint64, sent *atomic.Int64) {
-	rate := env.Options.PublishRate
-	sem := make(chan struct{}, publisherInFlight)
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	timer := time.NewTimer(0)
-	defer timer.Stop()
-	<-timer.C
-	for k := 0; ; k++ {
-		due := start.Add(time.Duration(float64(k*p+j) / rate * float64(time.Second)))
-		if !due.Before(end) {
+	pace(ctx, start, end, env.Options.PublishRate, j, p, func(k int) {
+		b := make([]byte, 0, 64+len(pad))
+		b = append(b, `{"lg_t":`...)
+		b = strconv.AppendInt(b, time.Now().UnixNano(), 10)
+		b = append(b, `,"lg_p":`...)
+		b = strconv.AppendInt(b, int64(j), 10)
+		b = append(b, `,"lg_n":`...)
+		b = strconv.AppendInt(b, int64(k), 10)
+		b = append(b, `,"pad":"`...)
+		b = append(b, pad...)
+		b = append(b, `"}`...)
+		rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		var res struct {
+			Seq uint64 `json:"seq"`
+		}
+		params := struct {
+			Stream string          `json:"stream"`
+			Event  string          `json:"event"`
+			Data   json.RawMessage `json:"data"`
+		}{f.stream, "loadgen", b}
+		if err := c.Request(rctx, "topic.publish", params, &res); err != nil {
+			env.Errors.add("publish", err)
 			return
 		}
-		if wait := time.Until(due); wait > 0 {
-			timer.Reset(wait)
-			select {
-			case <-timer.C:
-			case <-ctx.Done():
-				return
+		sent.Add(1)
+		env.Sent.Add(1)
+		for {
+			cur := maxSeq.Load()
+			if cur >= res.Seq || maxSeq.CompareAndSwap(cur, res.Seq) {
+				break
 			}
 		}
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-			return
-		}
-		wg.Add(1)
-		go func(k int) {
-			defer wg.Done()
-			defer func() { <-sem }()
-			b := make([]byte, 0, 64+len(pad))
-			b = append(b, `{"lg_t":`...)
-			b = strconv.AppendInt(b, time.Now().UnixNano(), 10)
-			b = append(b, `,"lg_p":`...)
-			b = strconv.AppendInt(b, int64(j), 10)
-			b = append(b, `,"lg_n":`...)
-			b = strconv.AppendInt(b, int64(k), 10)
-			b = append(b, `,"pad":"`...)
-			b = append(b, pad...)
-			b = append(b, `"}`...)
-			rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-			defer cancel()
-			var res struct {
-				Seq uint64 `json:"seq"`
-			}
-			params := struct {
-				Stream string          `json:"stream"`
-				Event  string          `json:"event"`
-				Data   json.RawMessage `json:"data"`
-			}{f.stream, "loadgen", b}
-			if err := c.Request(rctx, "topic.publish", params, &res); err != nil {
-				env.Errors.add("publish", err)
-				return
-			}
-			sent.Add(1)
-			env.Sent.Add(1)
-			for {
-				cur := maxSeq.Load()
-				if cur >= res.Seq || maxSeq.CompareAndSwap(cur, res.Seq) {
-					break
-				}
-			}
-		}(k)
-	}
+	})
 }
 
 func (f *fanout) Close() {
