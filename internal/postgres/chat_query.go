@@ -89,7 +89,6 @@ func (s *ChatStore) History(ctx context.Context, ch chat.ChannelID, q chat.Histo
 		if r.Thread != "" {
 			return h, errs.E(errs.InvalidArgument, "%s is a reply; ask for its thread %s", q.Thread, r.Thread)
 		}
-		r.Reactions = nil // filled with the page below, once
 		thread, root = int64(q.Thread.Number()), &r
 	}
 	base := `SELECT ` + msgCols + ` FROM chat_messages AS m WHERE m.channel = $1 AND m.thread = $2 `
@@ -164,6 +163,8 @@ func (s *ChatStore) History(ctx context.Context, ch chat.ChannelID, q chat.Histo
 	return h, s.addReactions(ctx, ch, h.Messages)
 }
 
+// addReactions sets the reaction summaries of ms (all of one channel),
+// replacing any they carried.
 func (s *ChatStore) addReactions(ctx context.Context, ch chat.ChannelID, ms []chat.Message) error {
 	if len(ms) == 0 {
 		return nil
@@ -173,6 +174,7 @@ func (s *ChatStore) addReactions(ctx context.Context, ch chat.ChannelID, ms []ch
 	for i := range ms {
 		ns[i] = int64(ms[i].ID.Number())
 		idx[ns[i]] = i
+		ms[i].Reactions = nil // set here, from the table, whatever ms carried
 	}
 	rows, err := s.db.Pool.Query(ctx, `SELECT n, emoji, user_id FROM chat_reactions WHERE channel = $1 AND n = ANY($2)
 		ORDER BY n, emoji COLLATE "C", seq`, string(ch), ns)

@@ -87,7 +87,6 @@ func (s *ChatStore) History(ctx context.Context, ch chat.ChannelID, q chat.Histo
 		if r.Thread != "" {
 			return h, errs.E(errs.InvalidArgument, "%s is a reply; ask for its thread %s", q.Thread, r.Thread)
 		}
-		r.Reactions = nil // filled with the page below, once
 		thread, root = q.Thread.Number(), &r
 	}
 	base := `SELECT ` + msgCols + ` FROM chat_messages WHERE channel = ? AND thread = ? `
@@ -165,7 +164,8 @@ func (s *ChatStore) exists(ctx context.Context, q string, args ...any) (bool, er
 	return err == nil, err
 }
 
-// addReactions fills the reaction summaries of ms (all of one channel).
+// addReactions sets the reaction summaries of ms (all of one channel),
+// replacing any they carried.
 func (s *ChatStore) addReactions(ctx context.Context, ch chat.ChannelID, ms []chat.Message) error {
 	if len(ms) == 0 {
 		return nil
@@ -175,6 +175,7 @@ func (s *ChatStore) addReactions(ctx context.Context, ch chat.ChannelID, ms []ch
 	for i := range ms {
 		ns[i] = ms[i].ID.Number()
 		idx[ns[i]] = i
+		ms[i].Reactions = nil // set here, from the table, whatever ms carried
 	}
 	rows, err := s.db.R.QueryContext(ctx, `SELECT n, emoji, user_id FROM chat_reactions
 		WHERE channel = ? AND n IN (SELECT value FROM json_each(?)) ORDER BY n, emoji, seq`, string(ch), jsonText(ns))
